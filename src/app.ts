@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto'
+import cors from '@fastify/cors'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from './config.js'
+import type { Database } from './db/database.js'
+import { healthRoutes } from './health/routes.js'
+import { installAuth } from './http/auth.js'
+import { installErrorHandling } from './http/problem.js'
+import { RequestLog } from './http/request-log.js'
+import { Problem } from './http/schemas.js'
+import { installValidation } from './http/validation.js'
+import { ApiKeyVerifier } from './identity/api-keys.js'
+import { identityRoutes } from './identity/routes.js'
+
+export interface AppOptions {
+  config: Config
+  database: Database
+  adminKey: string
+  logger: Logger
+  /** How often key usage is written to the database (tests shorten it). */
+  keyUsageFlushMs?: number
+}
+
+/** A request id from the client is kept when it is short and plain, so it can be traced end to end. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/**
+ * Builds the HTTP application on an open database. Listening is the caller's job
+ * (`src/server.ts`), so tests and the CLI build exactly the same app.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, database, logger } = options
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new RequestLog(),
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id']
+      return typeof incoming === 'string' && CLIENT_REQUEST_ID.test(incoming) ? incoming : randomUUID()
+    },
+    bodyLimit: config.bodyLimit,
+    // Handles may not carry dots at the end or double slashes; keep routing strict and exact.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  installValidation(app)
+  installErrorHandling(app)
+  app.addContentTypeParser(
+    ['application/merge-patch+json'],
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('error', 'error'),
+  )
+  app.addSchema(Problem)
+
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowedHeaders: ['Accept', 'Authorization', 'Content-Type', 'X-Request-Id', 'Origin', 'X-Requested-With'],
+      exposedHeaders: ['x-request-id', 'retry-after'],
+      maxAge: 600,
+    })
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'llmbase',
+        version: '0.1.0',
+        description: 'Self-hosted backend for LLM applications. Errors are RFC 7807 problem JSON; see docs/errors.md.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Admin key or a user API key' } },
+      },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  })
+  app.addHook('onRoute', (route) => {
+    // The documentation pages and documents are public.
+    if (route.url === '/docs' || route.url.startsWith('/docs/')) {
+      route.config = { ...(route.config ?? {}), auth: 'none' }
+      route.schema = { ...(route.schema ?? {}), hide: true }
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true })
+
+  const keys = new ApiKeyVerifier(database.db, logger, options.keyUsageFlushMs)
+  installAuth(app, { adminKey: options.adminKey, keys })
+  app.addHook('onClose', async () => keys.close())
+
+  await app.register(healthRoutes, { database })
+  await app.register(identityRoutes, { db: database.db, keys })
+  app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger())
+
+  return app
+}

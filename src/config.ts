@@ -1,0 +1,163 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parse as parseDotenv } from 'dotenv'
+
+/**
+ * Everything the server reads from its environment, parsed and checked once at start-up and
+ * passed down. Nothing else in the code reads `process.env`.
+ *
+ * Precedence, highest first: command-line flags, the process environment, the `.env` file,
+ * the defaults below. `docs/configuration.md` documents every option and must change with
+ * this file.
+ */
+export interface Config {
+  host: string
+  port: number
+  /** PostgreSQL server to use; unset means the embedded database in `dataDir`. */
+  databaseUrl: string | undefined
+  dataDir: string
+  /** Admin key from configuration; resolved further by `resolveSecrets` for the embedded default. */
+  adminKey: string | undefined
+  encryptionKey: string | undefined
+  logLevel: LogLevel
+  /** Origins allowed by CORS; empty turns CORS off, `['*']` allows any origin. */
+  corsOrigins: string[]
+  bodyLimit: number
+  /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
+  shutdownTimeoutMs: number
+  /** Connections in the pool to a PostgreSQL server (the embedded database always uses one). */
+  dbPoolSize: number
+  /** `POST /v1/admin/reset` wipes all data; off unless explicitly enabled. */
+  allowReset: boolean
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/** Command-line flags that override the environment (names as in `llmbase serve --help`). */
+export interface ConfigFlags {
+  host?: string
+  port?: string | number
+  databaseUrl?: string
+  dataDir?: string
+  logLevel?: string
+  envFile?: string
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const MIB = 1024 * 1024
+
+/**
+ * Reads the `.env` file (if any) and returns the variables it sets, without touching
+ * `process.env`. A missing default `.env` is fine; a missing file named by `--env-file` is not.
+ */
+export function readEnvFile(path: string | undefined, cwd = process.cwd()): Record<string, string> {
+  const file = resolve(cwd, path ?? '.env')
+  if (!existsSync(file)) {
+    if (path) throw new ConfigError([`env file ${file} does not exist`])
+    return {}
+  }
+  return parseDotenv(readFileSync(file))
+}
+
+export function loadConfig(
+  options: { flags?: ConfigFlags; env?: Record<string, string | undefined>; cwd?: string } = {},
+): Config {
+  const flags = options.flags ?? {}
+  const cwd = options.cwd ?? process.cwd()
+  const fileEnv = readEnvFile(flags.envFile, cwd)
+  const env = { ...fileEnv, ...(options.env ?? process.env) }
+  const problems: string[] = []
+  const pick = (flag: string | number | undefined, name: string) =>
+    flag !== undefined && flag !== '' ? String(flag) : nonEmpty(env[name])
+
+  const port = parseInteger(pick(flags.port, 'PORT') ?? '8880', 'PORT', 0, 65535, problems)
+  const logLevel = (pick(flags.logLevel, 'LOG_LEVEL') ?? 'info').toLowerCase()
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`)
+  }
+  const databaseUrl = pick(flags.databaseUrl, 'DATABASE_URL')
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL')
+  }
+  const corsOrigins = (nonEmpty(env.CORS_ORIGINS) ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean)
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      problems.push(`CORS_ORIGINS entry "${origin}" must be "*" or an origin such as https://app.example.com`)
+    }
+  }
+
+  const config: Config = {
+    host: pick(flags.host, 'HOST') ?? '127.0.0.1',
+    port,
+    databaseUrl,
+    dataDir: resolve(cwd, pick(flags.dataDir, 'LLMBASE_DATA_DIR') ?? './data'),
+    adminKey: nonEmpty(env.LLMBASE_ADMIN_KEY),
+    encryptionKey: nonEmpty(env.ENCRYPTION_KEY),
+    logLevel: logLevel as LogLevel,
+    corsOrigins,
+    bodyLimit: parseByteSize(nonEmpty(env.BODY_LIMIT) ?? '32MiB', 'BODY_LIMIT', problems),
+    shutdownTimeoutMs: parseInteger(nonEmpty(env.LLMBASE_SHUTDOWN_TIMEOUT_MS) ?? '10000', 'LLMBASE_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000, problems),
+    dbPoolSize: parseInteger(nonEmpty(env.LLMBASE_DB_POOL_SIZE) ?? '10', 'LLMBASE_DB_POOL_SIZE', 1, 1000, problems),
+    allowReset: parseBoolean(nonEmpty(env.LLMBASE_ALLOW_RESET) ?? 'false', 'LLMBASE_ALLOW_RESET', problems),
+  }
+  if (config.adminKey !== undefined && config.adminKey.length < 32) {
+    problems.push('LLMBASE_ADMIN_KEY must be at least 32 characters long')
+  }
+  if (config.encryptionKey !== undefined && config.encryptionKey.length < 32) {
+    problems.push('ENCRYPTION_KEY must be at least 32 characters long')
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim()
+  return trimmed ? trimmed : undefined
+}
+
+function parseInteger(raw: string, name: string, min: number, max: number, problems: string[]): number {
+  const value = Number(raw)
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`)
+    return min
+  }
+  return value
+}
+
+function parseBoolean(raw: string, name: string, problems: string[]): boolean {
+  const value = raw.toLowerCase()
+  if (['true', '1', 'yes', 'on'].includes(value)) return true
+  if (['false', '0', 'no', 'off'].includes(value)) return false
+  problems.push(`${name} must be true or false (got "${raw}")`)
+  return false
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1, kb: 1000, kib: 1024, mb: 1000 ** 2, mib: MIB, gb: 1000 ** 3, gib: 1024 * MIB,
+}
+
+/** Accepts a plain byte count or a number with a unit: `32MiB`, `1mb`, `512KiB`. */
+export function parseByteSize(raw: string, name: string, problems: string[]): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim())
+  const unit = SIZE_UNITS[match?.[2]?.toLowerCase() ?? 'invalid']
+  if (!match || unit === undefined) {
+    problems.push(`${name} must be a size such as 33554432, 32MiB or 10mb (got "${raw}")`)
+    return 32 * MIB
+  }
+  const bytes = Math.floor(Number(match[1]) * unit)
+  if (bytes < 1024) {
+    problems.push(`${name} must be at least 1KiB (got "${raw}")`)
+    return 32 * MIB
+  }
+  return bytes
+}

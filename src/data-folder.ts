@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto'
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Config } from './config.js'
+
+/**
+ * The data folder holds the embedded database (`pgdata/`), the lock of the process that owns
+ * it, and the secrets generated on the embedded default's first start. It is private to the
+ * user running llmbase (mode 0700; secret files 0600).
+ */
+export function ensureDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+}
+
+export const embeddedDatabaseDir = (dataDir: string) => join(dataDir, 'pgdata')
+
+export class DataFolderInUseError extends Error {
+  constructor(readonly dataDir: string, readonly pid: number) {
+    super(
+      `The data folder ${dataDir} is in use by process ${pid}. The embedded database can be opened ` +
+        'by one process at a time: stop that process (or use its HTTP API), or remove ' +
+        `${join(dataDir, 'llmbase.pid')} if no such process runs.`,
+    )
+    this.name = 'DataFolderInUseError'
+  }
+}
+
+/**
+ * Takes the data folder for this process. The embedded database is a single PostgreSQL
+ * backend; two processes writing one folder would corrupt it, so the second one must fail.
+ * A lock left by a process that no longer runs (kill -9, power loss) is taken over.
+ * Returns the function that releases the lock.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  const lockFile = join(dataDir, 'llmbase.pid')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockFile, 'wx', 0o600)
+      writeSync(fd, String(process.pid))
+      closeSync(fd)
+      return () => rmSync(lockFile, { force: true })
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const holder = Number(readFileSync(lockFile, 'utf8').trim())
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new DataFolderInUseError(dataDir, holder)
+      }
+      rmSync(lockFile, { force: true })
+    }
+  }
+  throw new Error(`could not lock the data folder ${dataDir}`)
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export interface ResolvedSecrets {
+  adminKey: string
+  encryptionKey: string
+  /** Secrets created by this call, to be shown to the operator exactly once. */
+  generated: Array<{ name: 'LLMBASE_ADMIN_KEY' | 'ENCRYPTION_KEY'; value: string; file: string }>
+}
+
+/**
+ * Fills in the admin key and the encryption key. Configured values win. On the embedded
+ * default (no DATABASE_URL) a missing key is read from the data folder, or generated there on
+ * first start; with a PostgreSQL server both must be configured, because replicas sharing the
+ * server must share the keys too.
+ */
+export function resolveSecrets(config: Config): ResolvedSecrets {
+  const generated: ResolvedSecrets['generated'] = []
+  const resolveOne = (name: 'LLMBASE_ADMIN_KEY' | 'ENCRYPTION_KEY', configured: string | undefined, file: string, prefix: string) => {
+    if (configured !== undefined) return configured
+    if (config.databaseUrl) {
+      throw new Error(`${name} must be set (at least 32 characters) when DATABASE_URL is set`)
+    }
+    ensureDataDir(config.dataDir)
+    const path = join(config.dataDir, file)
+    const stored = readSecretFile(path)
+    if (stored !== undefined) {
+      if (stored.length < 32) throw new Error(`${path} holds a key shorter than 32 characters`)
+      return stored
+    }
+    const value = prefix + randomBytes(32).toString('base64url')
+    const fd = openSync(path, 'wx', 0o600)
+    writeSync(fd, `${value}\n`)
+    closeSync(fd)
+    chmodSync(path, 0o600)
+    generated.push({ name, value, file: path })
+    return value
+  }
+  return {
+    adminKey: resolveOne('LLMBASE_ADMIN_KEY', config.adminKey, 'admin.key', 'llmb_admin_'),
+    encryptionKey: resolveOne('ENCRYPTION_KEY', config.encryptionKey, 'encryption.key', ''),
+    generated,
+  }
+}
+
+function readSecretFile(path: string): string | undefined {
+  try {
+    const mode = statSync(path).mode & 0o777
+    if (mode & 0o077) chmodSync(path, 0o600)
+    return readFileSync(path, 'utf8').trim()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+/** The text shown once when secrets were generated. Written to the terminal, never to the log. */
+export function describeGeneratedSecrets(generated: ResolvedSecrets['generated']): string {
+  const lines = ['', '================ llmbase: new secrets ================']
+  for (const secret of generated) {
+    lines.push(`${secret.name}=${secret.value}`, `  stored in ${secret.file} (mode 0600)`)
+  }
+  if (generated.some((s) => s.name === 'ENCRYPTION_KEY')) {
+    lines.push(
+      'Back up the encryption key: provider keys stored in llmbase cannot be decrypted without it.',
+    )
+  }
+  lines.push('These values are printed only this once.', '======================================================', '')
+  return lines.join('\n')
+}

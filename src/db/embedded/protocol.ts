@@ -1,0 +1,5 @@
+/** Messages between the server and the embedded database process (over Node's IPC channel). */
+export type ParentMessage = { type: 'close' }
+export type ChildMessage =
+  | { type: 'ready'; version: string }
+  | { type: 'failed'; name: string; message: string }

@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type pg from 'pg'
+import type { Capabilities } from './database.js'
+
+/**
+ * Migrations are plain SQL files `NNNN_name.sql` in `migrations/`, each with an up and a down
+ * part:
+ *
+ *     -- requires: vector        (optional: applied only when pgvector is installed)
+ *     -- migrate:up
+ *     create table …;
+ *     -- migrate:down
+ *     drop table …;
+ *
+ * We run them ourselves rather than through a migration library because a migration may need
+ * a capability the database lacks (pgvector on a plain PostgreSQL server): such a migration
+ * waits, the ones after it that do not need it still run, and it is applied on the first start
+ * after the extension appears. Each migration runs in its own transaction, under a session
+ * advisory lock, so two processes starting together migrate once.
+ */
+export interface Migration {
+  version: number
+  name: string
+  up: string
+  down: string
+  requires: Array<keyof Pick<Capabilities, 'vectors'>>
+  checksum: string
+}
+
+export type MigrationState = 'applied' | 'pending' | 'waiting'
+
+export interface MigrationStatus {
+  version: number
+  name: string
+  state: MigrationState
+  appliedAt: Date | null
+  /** The file changed after it was applied. */
+  modified: boolean
+  /** For `waiting`: the capability it needs. */
+  waitingFor: string | null
+}
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url))
+
+/** Any constant works; it only has to be the same for every llmbase process. */
+const MIGRATION_LOCK_ID = 4_711_000_001
+
+const REQUIREMENT_NAMES: Record<string, Migration['requires'][number]> = { vector: 'vectors' }
+
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  const migrations = readdirSync(dir)
+    .filter((file) => file.endsWith('.sql'))
+    .map((file) => parseMigration(file, readFileSync(join(dir, file), 'utf8')))
+    .sort((a, b) => a.version - b.version)
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i]!.version === migrations[i - 1]!.version) {
+      throw new Error(`two migrations have version ${migrations[i]!.version}`)
+    }
+  }
+  return migrations
+}
+
+export function parseMigration(file: string, text: string): Migration {
+  const match = /^(\d+)_([a-z0-9_]+)\.sql$/.exec(file)
+  if (!match) throw new Error(`migration file name ${file} must look like 0001_name.sql`)
+  const upAt = text.indexOf('-- migrate:up')
+  const downAt = text.indexOf('-- migrate:down')
+  if (upAt < 0 || downAt < upAt) throw new Error(`migration ${file} needs "-- migrate:up" followed by "-- migrate:down"`)
+  const header = text.slice(0, upAt)
+  const requires = [...header.matchAll(/^-- requires:\s*(\S+)/gm)].map(([, name]) => {
+    const capability = REQUIREMENT_NAMES[name as string]
+    if (!capability) throw new Error(`migration ${file} requires unknown capability ${name}`)
+    return capability
+  })
+  return {
+    version: Number(match[1]),
+    name: match[2] as string,
+    up: text.slice(upAt + '-- migrate:up'.length, downAt).trim(),
+    down: text.slice(downAt + '-- migrate:down'.length).trim(),
+    requires,
+    checksum: createHash('sha256').update(text).digest('hex').slice(0, 16),
+  }
+}
+
+interface RunOptions {
+  capabilities: Pick<Capabilities, 'vectors'>
+  dir?: string
+}
+
+async function withMigrationLock<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID])
+    try {
+      await client.query(`create table if not exists schema_migrations (
+        version integer primary key,
+        name text not null,
+        checksum text not null,
+        applied_at timestamptz not null default now()
+      )`)
+      return await work(client)
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID])
+    }
+  } finally {
+    client.release()
+  }
+}
+
+async function appliedVersions(client: pg.PoolClient) {
+  const result = await client.query<{ version: number; checksum: string; applied_at: Date }>(
+    'select version, checksum, applied_at from schema_migrations order by version',
+  )
+  return new Map(result.rows.map((row) => [row.version, row]))
+}
+
+async function inTransaction(client: pg.PoolClient, work: () => Promise<void>) {
+  await client.query('begin')
+  try {
+    await work()
+    await client.query('commit')
+  } catch (error) {
+    await client.query('rollback')
+    throw error
+  }
+}
+
+const unmet = (migration: Migration, capabilities: RunOptions['capabilities']) =>
+  migration.requires.filter((capability) => !capabilities[capability])
+
+/** Applies every pending migration whose requirements are met; returns what it applied. */
+export async function migrateUp(pool: pg.Pool, options: RunOptions): Promise<Migration[]> {
+  const migrations = loadMigrations(options.dir)
+  return withMigrationLock(pool, async (client) => {
+    const applied = await appliedVersions(client)
+    const done: Migration[] = []
+    for (const migration of migrations) {
+      if (applied.has(migration.version) || unmet(migration, options.capabilities).length > 0) continue
+      try {
+        await inTransaction(client, async () => {
+          await client.query(migration.up)
+          await client.query('insert into schema_migrations (version, name, checksum) values ($1, $2, $3)', [
+            migration.version,
+            migration.name,
+            migration.checksum,
+          ])
+        })
+      } catch (error) {
+        throw new MigrationError(migration, 'up', error as Error)
+      }
+      done.push(migration)
+    }
+    return done
+  })
+}
+
+/** Reverts the last `steps` applied migrations, newest first; returns what it reverted. */
+export async function migrateDown(pool: pg.Pool, options: Omit<RunOptions, 'capabilities'> & { steps: number }): Promise<Migration[]> {
+  const migrations = new Map(loadMigrations(options.dir).map((m) => [m.version, m]))
+  return withMigrationLock(pool, async (client) => {
+    const applied = [...(await appliedVersions(client)).keys()].sort((a, b) => b - a).slice(0, options.steps)
+    const done: Migration[] = []
+    for (const version of applied) {
+      const migration = migrations.get(version)
+      if (!migration) throw new Error(`migration ${version} is applied but its file is missing; cannot revert it`)
+      try {
+        await inTransaction(client, async () => {
+          if (migration.down) await client.query(migration.down)
+          await client.query('delete from schema_migrations where version = $1', [version])
+        })
+      } catch (error) {
+        throw new MigrationError(migration, 'down', error as Error)
+      }
+      done.push(migration)
+    }
+    return done
+  })
+}
+
+export async function migrationStatus(pool: pg.Pool, options: RunOptions): Promise<MigrationStatus[]> {
+  const migrations = loadMigrations(options.dir)
+  const client = await pool.connect()
+  try {
+    const exists = await client.query("select to_regclass('schema_migrations') is not null as exists")
+    const applied = exists.rows[0]?.exists ? await appliedVersions(client) : new Map()
+    return migrations.map((migration) => {
+      const row = applied.get(migration.version)
+      const missing = unmet(migration, options.capabilities)
+      return {
+        version: migration.version,
+        name: migration.name,
+        state: row ? 'applied' : missing.length > 0 ? 'waiting' : 'pending',
+        appliedAt: row?.applied_at ?? null,
+        modified: row ? row.checksum !== migration.checksum : false,
+        waitingFor: !row && missing.length > 0 ? missing.join(', ') : null,
+      }
+    })
+  } finally {
+    client.release()
+  }
+}
+
+export class MigrationError extends Error {
+  constructor(readonly migration: Migration, readonly direction: 'up' | 'down', cause: Error) {
+    super(`migration ${String(migration.version).padStart(4, '0')}_${migration.name} (${direction}) failed: ${cause.message}`, { cause })
+    this.name = 'MigrationError'
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Every error a client can receive, with a stable `code`. The code is what clients match on;
+ * the `detail` text may improve. `docs/errors.md` lists every code (a test keeps the two in
+ * step in both directions).
+ */
+export type HttpErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503
+
+export const ERROR_CATALOGUE = {
+  invalid_json: { status: 400, title: 'Bad Request' },
+  body_required: { status: 400, title: 'Bad Request' },
+  bad_request: { status: 400, title: 'Bad Request' },
+  handle_mismatch: { status: 400, title: 'Bad Request' },
+  reserved_handle: { status: 400, title: 'Bad Request' },
+  unauthorized: { status: 401, title: 'Unauthorized' },
+  forbidden: { status: 403, title: 'Forbidden' },
+  not_found: { status: 404, title: 'Not Found' },
+  route_not_found: { status: 404, title: 'Not Found' },
+  user_not_found: { status: 404, title: 'Not Found' },
+  api_key_not_found: { status: 404, title: 'Not Found' },
+  method_not_allowed: { status: 405, title: 'Method Not Allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  email_taken: { status: 409, title: 'Conflict' },
+  body_too_large: { status: 413, title: 'Payload Too Large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported Media Type' },
+  validation_failed: { status: 422, title: 'Unprocessable Entity' },
+  rate_limited: { status: 429, title: 'Too Many Requests' },
+  internal_error: { status: 500, title: 'Internal Server Error' },
+  database_unavailable: { status: 503, title: 'Service Unavailable' },
+  capability_unavailable: { status: 503, title: 'Service Unavailable' },
+} as const satisfies Record<string, { status: HttpErrorStatus; title: string }>
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE
+
+/** One problem with the request, located like the reference API does (`body.email`, `query.limit`). */
+export interface ValidationIssue {
+  message: string
+  location: string
+  value?: unknown
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode
+  readonly status: HttpErrorStatus
+  readonly title: string
+  readonly errors: ValidationIssue[] | undefined
+  readonly headers: Record<string, string> | undefined
+
+  constructor(code: ErrorCode, detail: string, options: { cause?: unknown; errors?: ValidationIssue[]; headers?: Record<string, string> } = {}) {
+    super(detail, { cause: options.cause })
+    this.name = 'AppError'
+    this.code = code
+    this.status = ERROR_CATALOGUE[code].status
+    this.title = ERROR_CATALOGUE[code].title
+    this.errors = options.errors
+    this.headers = options.headers
+  }
+}
+
+/** Factories for the errors raised in more than one place; rarer ones call `new AppError`. */
+export const errors = {
+  unauthorized: () =>
+    new AppError('unauthorized', 'Authentication failed. Perhaps a missing or incorrect API key?', {
+      headers: { 'www-authenticate': 'Bearer' },
+    }),
+  forbidden: (detail: string) => new AppError('forbidden', detail),
+  userNotFound: (handle: string) => new AppError('user_not_found', `user ${handle} not found`),
+  handleMismatch: (kind: string, inPath: string, inBody: string) =>
+    new AppError('handle_mismatch', `${kind} handle in URL (${inPath}) does not match ${kind} handle in body (${inBody})`),
+  reservedHandle: (handle: string) =>
+    new AppError('reserved_handle', `the handle "${handle}" is reserved and cannot be used`),
+  validation: (issues: ValidationIssue[]) => new AppError('validation_failed', 'validation failed', { errors: issues }),
+  capabilityUnavailable: (detail: string) => new AppError('capability_unavailable', detail),
+  databaseUnavailable: (cause?: unknown) =>
+    new AppError('database_unavailable', 'the database is not reachable; try again shortly', { cause }),
+}

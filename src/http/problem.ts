@@ -1,0 +1,154 @@
+import type { ErrorObject } from 'ajv'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isConnectionError, isPgError, SQLSTATE } from '../db/errors.js'
+import { AppError, type ErrorCode, errors, type ValidationIssue } from './errors.js'
+
+/**
+ * Renders every error as RFC 7807 problem JSON with the request id. Anything we did not raise
+ * on purpose becomes a fixed 500 text: stack traces, SQL and driver messages go to the log
+ * only, never to the client.
+ */
+export function installErrorHandling(app: FastifyInstance) {
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const problem = toAppError(error, request)
+    if (problem.status >= 500) {
+      request.log.error({ err: problem.cause ?? error, code: problem.code }, 'request failed')
+    }
+    return sendProblem(reply, request, problem)
+  })
+
+  app.setNotFoundHandler(async (request, reply) =>
+    sendProblem(reply, request, new AppError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  )
+}
+
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: AppError) {
+  if (problem.headers) reply.headers(problem.headers)
+  return reply
+    .code(problem.status)
+    .type('application/problem+json')
+    .send({
+      title: problem.title,
+      status: problem.status,
+      detail: problem.message,
+      code: problem.code,
+      request_id: request.id,
+      ...(problem.errors ? { errors: problem.errors } : {}),
+    })
+}
+
+const FASTIFY_CODES: Record<string, { code: ErrorCode; detail: (error: FastifyError) => string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json', detail: () => 'the request body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'body_required', detail: () => 'request body is required' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body_too_large', detail: () => 'request body is too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'unsupported_media_type',
+    detail: () => 'unsupported Content-Type; send application/json',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad_request', detail: () => 'Content-Length does not match the body' },
+}
+
+function toAppError(error: FastifyError, request: FastifyRequest): AppError {
+  if (error instanceof AppError) return error
+  if (error.validation) return fromValidation(error.validation as ErrorObject[], error.validationContext, request)
+  const known = error.code ? FASTIFY_CODES[error.code] : undefined
+  if (known) {
+    const problem = new AppError(known.code, known.detail(error), { cause: error })
+    return known.code === 'body_too_large' ? withLimit(problem, request) : problem
+  }
+  if (isPgError(error, SQLSTATE.uniqueViolation)) {
+    return new AppError('conflict', 'a resource with these identifiers already exists', { cause: error })
+  }
+  if (isPgError(error, SQLSTATE.foreignKeyViolation)) {
+    return new AppError('bad_request', 'the request refers to something that does not exist', { cause: error })
+  }
+  if (isConnectionError(error)) return errors.databaseUnavailable(error)
+  // Other 4xx errors raised by Fastify itself (bad URL encoding, …) keep their status.
+  const { statusCode = 500, code = '', message } = error as FastifyError
+  if (statusCode >= 400 && statusCode < 500 && code.startsWith('FST_')) {
+    return new AppError(statusCode === 405 ? 'method_not_allowed' : 'bad_request', message, { cause: error })
+  }
+  return new AppError('internal_error', 'an unexpected error occurred; the request id identifies it in the server log', {
+    cause: error,
+  })
+}
+
+function withLimit(problem: AppError, request: FastifyRequest) {
+  const limit = request.routeOptions.bodyLimit
+  return new AppError('body_too_large', `request body is too large (limit ${limit} bytes)`, { cause: problem.cause })
+}
+
+const CONTEXT_NAMES: Record<string, string> = { body: 'body', params: 'path', querystring: 'query', headers: 'header' }
+
+/** Turns Ajv's errors into located issues; a body that is missing altogether is a 400. */
+function fromValidation(validation: ErrorObject[], context: string | undefined, request: FastifyRequest): AppError {
+  const part = CONTEXT_NAMES[context ?? 'body'] ?? 'body'
+  if (part === 'body' && (request.body === undefined || request.body === null)) {
+    return new AppError('body_required', 'request body is required')
+  }
+  // An `anyOf` (a union such as string-or-null) fails with one error per alternative plus
+  // its own; the client needs only one line: what the value may be.
+  const unions = new Set(validation.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath))
+  const relevant = validation.filter((e) => e.keyword === 'anyOf' || !unions.has(e.instancePath))
+  const issues = relevant.slice(0, 50).map((e) => toIssue(e, part))
+  return errors.validation(dedupe(issues))
+}
+
+/** `must be "user" or "admin"`, `must be string or null` */
+function describeAlternatives(alternatives: unknown): string {
+  if (!Array.isArray(alternatives)) return 'has a value of the wrong type'
+  const names = alternatives.map((schema: Record<string, unknown>) =>
+    'const' in schema ? JSON.stringify(schema.const) : Array.isArray(schema.enum) ? schema.enum.map((v) => JSON.stringify(v)).join(' or ') : String(schema.type ?? 'another value'),
+  )
+  return `must be ${names.join(' or ')}`
+}
+
+function toIssue(error: ErrorObject, part: string): ValidationIssue {
+  const path = part + pointerToPath(error.instancePath)
+  const custom = (error.parentSchema as Record<string, unknown> | undefined)?.['x-error']
+  switch (error.keyword) {
+    case 'required':
+      return { message: `expected required property ${(error.params as { missingProperty: string }).missingProperty} to be present`, location: path }
+    case 'additionalProperties':
+      return { message: 'unexpected property', location: `${path}.${(error.params as { additionalProperty: string }).additionalProperty}` }
+    case 'anyOf':
+      return {
+        message: typeof custom === 'string' ? custom : describeAlternatives(error.schema),
+        location: path,
+        ...echo(error.data),
+      }
+    default:
+      return {
+        message: typeof custom === 'string' ? custom : (error.message ?? 'invalid value'),
+        location: path,
+        ...echo(error.data),
+      }
+  }
+}
+
+/** `/embeddings/0/vector` → `.embeddings[0].vector` */
+function pointerToPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((segment) => (/^\d+$/.test(segment) ? `[${segment}]` : `.${segment}`))
+    .join('')
+}
+
+/** Echo small scalar values back to help the client; never whole objects or long arrays. */
+function echo(value: unknown): { value?: unknown } {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return { value }
+  if (typeof value === 'string') return { value: value.length > 200 ? `${value.slice(0, 200)}…` : value }
+  return {}
+}
+
+function dedupe(issues: ValidationIssue[]): ValidationIssue[] {
+  const seen = new Set<string>()
+  return issues.filter((issue) => {
+    const key = `${issue.location}\u0000${issue.message}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
