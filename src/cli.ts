@@ -23,7 +23,7 @@ const databaseOptions = (command: Command) =>
   command
     .option('--database-url <url>', 'PostgreSQL server to use instead of the embedded database (env DATABASE_URL)')
     .option('--data-dir <dir>', 'folder of the embedded database and generated keys (env LLMBASE_DATA_DIR, default ./data)')
-    .option('--env-file <file>', 'file of environment variables to read (default .env, if present)')
+    .option('--dotenv <file>', 'file of environment variables to read (default: .env in the working directory, if present)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env LOG_LEVEL)')
 
 databaseOptions(

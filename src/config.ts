@@ -41,7 +41,8 @@ export interface ConfigFlags {
   databaseUrl?: string
   dataDir?: string
   logLevel?: string
-  envFile?: string
+  /** `--dotenv <file>`; named so because Node itself claims `--env-file` (Node 20 reads it even after the script name). */
+  dotenv?: string
 }
 
 export class ConfigError extends Error {
@@ -55,7 +56,7 @@ const MIB = 1024 * 1024
 
 /**
  * Reads the `.env` file (if any) and returns the variables it sets, without touching
- * `process.env`. A missing default `.env` is fine; a missing file named by `--env-file` is not.
+ * `process.env`. A missing default `.env` is fine; a missing file named by `--dotenv` is not.
  */
 export function readEnvFile(path: string | undefined, cwd = process.cwd()): Record<string, string> {
   const file = resolve(cwd, path ?? '.env')
@@ -71,7 +72,7 @@ export function loadConfig(
 ): Config {
   const flags = options.flags ?? {}
   const cwd = options.cwd ?? process.cwd()
-  const fileEnv = readEnvFile(flags.envFile, cwd)
+  const fileEnv = readEnvFile(flags.dotenv, cwd)
   const env = { ...fileEnv, ...(options.env ?? process.env) }
   const problems: string[] = []
   const pick = (flag: string | number | undefined, name: string) =>

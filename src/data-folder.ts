@@ -28,12 +28,14 @@ export class DataFolderInUseError extends Error {
 /**
  * Takes the data folder for this process. The embedded database is a single PostgreSQL
  * backend; two processes writing one folder would corrupt it, so the second one must fail.
- * A lock left by a process that no longer runs (kill -9, power loss) is taken over.
- * Returns the function that releases the lock.
+ * A lock left by a process that no longer runs (kill -9, power loss) is taken over. A holder
+ * that is still exiting (a supervisor restarting us right after a kill) is waited for, up to
+ * `waitMs`. Returns the function that releases the lock.
  */
-export function lockDataDir(dataDir: string): () => void {
+export async function lockDataDir(dataDir: string, options: { waitMs?: number } = {}): Promise<() => void> {
   const lockFile = join(dataDir, 'llmbase.pid')
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const deadline = Date.now() + (options.waitMs ?? 5_000)
+  for (;;) {
     try {
       const fd = openSync(lockFile, 'wx', 0o600)
       writeSync(fd, String(process.pid))
@@ -41,22 +43,31 @@ export function lockDataDir(dataDir: string): () => void {
       return () => rmSync(lockFile, { force: true })
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      const holder = Number(readFileSync(lockFile, 'utf8').trim())
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-        throw new DataFolderInUseError(dataDir, holder)
-      }
-      rmSync(lockFile, { force: true })
     }
+    const holder = Number(readFileSync(lockFile, 'utf8').trim())
+    const held = Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)
+    if (!held) {
+      rmSync(lockFile, { force: true })
+      continue
+    }
+    if (Date.now() >= deadline) throw new DataFolderInUseError(dataDir, holder)
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  throw new Error(`could not lock the data folder ${dataDir}`)
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process runs; a zombie (dead, not yet reaped by its parent) does not. */
+function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state !== 'Z' && state !== 'X'
+  } catch {
+    return true // no /proc (macOS): trust kill(0)
   }
 }
 

@@ -109,6 +109,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     events,
     async close() {
       await db.destroy()
+      // Kysely ends the pool only if it ever ran a query through it; migrations use the pool directly.
+      if (!pool.ended) await pool.end()
       await stopEmbedded?.()
     },
   }

@@ -57,7 +57,7 @@ export async function startTestServer(
       LOG_LEVEL: options.captureLogs ? 'debug' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
       ...options.env,
     },
-    flags: { envFile: undefined },
+    flags: { dotenv: undefined },
     cwd: testDatabase.dataDir,
   })
   const lines: string[] = []

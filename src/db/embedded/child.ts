@@ -49,7 +49,7 @@ process.on('message', (message: ParentMessage) => {
 })
 
 try {
-  releaseLock = lockDataDir(dataDir)
+  releaseLock = await lockDataDir(dataDir)
   db = await PGlite.create({ dataDir: embeddedDatabaseDir(dataDir), extensions: { vector } })
   server = new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections: 2 })
   await server.start()
