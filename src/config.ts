@@ -27,8 +27,6 @@ export interface Config {
   shutdownTimeoutMs: number
   /** Connections in the pool to a PostgreSQL server (the embedded database always uses one). */
   dbPoolSize: number
-  /** `POST /v1/admin/reset` wipes all data; off unless explicitly enabled. */
-  allowReset: boolean
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -109,7 +107,6 @@ export function loadConfig(
     bodyLimit: parseByteSize(nonEmpty(env.BODY_LIMIT) ?? '32MiB', 'BODY_LIMIT', problems),
     shutdownTimeoutMs: parseInteger(nonEmpty(env.LLMBASE_SHUTDOWN_TIMEOUT_MS) ?? '10000', 'LLMBASE_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000, problems),
     dbPoolSize: parseInteger(nonEmpty(env.LLMBASE_DB_POOL_SIZE) ?? '10', 'LLMBASE_DB_POOL_SIZE', 1, 1000, problems),
-    allowReset: parseBoolean(nonEmpty(env.LLMBASE_ALLOW_RESET) ?? 'false', 'LLMBASE_ALLOW_RESET', problems),
   }
   if (config.adminKey !== undefined && config.adminKey.length < 32) {
     problems.push('LLMBASE_ADMIN_KEY must be at least 32 characters long')
@@ -133,14 +130,6 @@ function parseInteger(raw: string, name: string, min: number, max: number, probl
     return min
   }
   return value
-}
-
-function parseBoolean(raw: string, name: string, problems: string[]): boolean {
-  const value = raw.toLowerCase()
-  if (['true', '1', 'yes', 'on'].includes(value)) return true
-  if (['false', '0', 'no', 'off'].includes(value)) return false
-  problems.push(`${name} must be true or false (got "${raw}")`)
-  return false
 }
 
 const SIZE_UNITS: Record<string, number> = {

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { ERROR_CATALOGUE } from '../../src/http/errors.js'
+import { DATABASES } from '../helpers/databases.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
 
-// Transport-level behaviour does not depend on the database; the embedded one is enough.
-describe('errors and the HTTP envelope', () => {
+for (const kind of DATABASES) describe(`errors and the HTTP envelope on the ${kind} database`, () => {
   let server: TestServer
 
   before(async () => {
-    server = await startTestServer('embedded', { env: { BODY_LIMIT: '64KiB', CORS_ORIGINS: 'https://app.example.org' } })
+    server = await startTestServer(kind, { env: { BODY_LIMIT: '64KiB', CORS_ORIGINS: 'https://app.example.org' } })
   })
   after(() => server?.close())
 

@@ -19,7 +19,6 @@ describe('configuration', () => {
     assert.equal(config.bodyLimit, 32 * 1024 * 1024)
     assert.equal(config.shutdownTimeoutMs, 10_000)
     assert.equal(config.dbPoolSize, 10)
-    assert.equal(config.allowReset, false)
   })
 
   it('takes flags over the environment over the .env file', () => {
@@ -47,7 +46,7 @@ describe('configuration', () => {
 
   it('collects every problem into one error', () => {
     try {
-      loadConfig({ env: { PORT: '70000', LLMBASE_ADMIN_KEY: 'short', ENCRYPTION_KEY: 'short', LLMBASE_ALLOW_RESET: 'maybe', DATABASE_URL: 'mysql://x' }, cwd: emptyDir })
+      loadConfig({ env: { PORT: '70000', LLMBASE_ADMIN_KEY: 'short', ENCRYPTION_KEY: 'short', LLMBASE_DB_POOL_SIZE: '0', DATABASE_URL: 'mysql://x' }, cwd: emptyDir })
       assert.fail('expected a ConfigError')
     } catch (error) {
       assert.ok(error instanceof ConfigError)
