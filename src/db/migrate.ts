@@ -50,7 +50,19 @@ const MIGRATION_LOCK_ID = 4_711_000_001
 
 const REQUIREMENT_NAMES: Record<string, Migration['requires'][number]> = { vector: 'vectors' }
 
+const loaded = new Map<string, Migration[]>()
+
+/** The migrations in `dir`, in order; read once per process (`/readyz` asks on every probe). */
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  let migrations = loaded.get(dir)
+  if (!migrations) {
+    migrations = readMigrations(dir)
+    loaded.set(dir, migrations)
+  }
+  return migrations
+}
+
+function readMigrations(dir: string): Migration[] {
   const migrations = readdirSync(dir)
     .filter((file) => file.endsWith('.sql'))
     .map((file) => parseMigration(file, readFileSync(join(dir, file), 'utf8')))

@@ -1,24 +1,20 @@
 import assert from 'node:assert/strict'
 import { request as httpRequest } from 'node:http'
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { killGroup, runCli, spawnServer } from '../helpers/cli.js'
 import { requester } from '../helpers/server.js'
-import { ensureTemplate } from '../helpers/template.js'
+import { createTestDatabase } from '../helpers/databases.js'
 
 describe('the llmbase command', () => {
-  const folders: string[] = []
-  after(() => {
-    for (const folder of folders) rmSync(folder, { recursive: true, force: true })
-  })
+  const cleanups: Array<() => Promise<void>> = []
+  after(() => Promise.all(cleanups.map((cleanup) => cleanup())))
   const freshDataDir = async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'llmbase-cli-'))
-    folders.push(dir)
-    cpSync(await ensureTemplate(), join(dir, 'pgdata'), { recursive: true })
-    return dir
+    const { dataDir, cleanup } = await createTestDatabase('embedded')
+    cleanups.push(cleanup)
+    return dataDir
   }
 
   it('describes every command and option in --help', async () => {
@@ -52,8 +48,7 @@ describe('the llmbase command', () => {
   })
 
   it('reads settings from a .env file, below the environment', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'llmbase-env-'))
-    folders.push(dir)
+    const dir = await freshDataDir()
     writeFileSync(join(dir, '.env'), 'LOG_LEVEL=chatty\n')
     const fromFile = await runCli(['serve'], {}, dir)
     assert.match(fromFile.stderr, /LOG_LEVEL must be one of .* \(got "chatty"\)/)

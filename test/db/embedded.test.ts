@@ -1,24 +1,20 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { killGroup, runCli, spawnServer } from '../helpers/cli.js'
 import { requester, startTestServer } from '../helpers/server.js'
-import { ensureTemplate } from '../helpers/template.js'
+import { createTestDatabase } from '../helpers/databases.js'
 
 describe('the embedded database', () => {
-  const folders: string[] = []
-  after(() => {
-    for (const folder of folders) rmSync(folder, { recursive: true, force: true })
-  })
+  const cleanups: Array<() => Promise<void>> = []
+  after(() => Promise.all(cleanups.map((cleanup) => cleanup())))
   const freshDataDir = async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'llmbase-embedded-'))
-    folders.push(dir)
-    cpSync(await ensureTemplate(), join(dir, 'pgdata'), { recursive: true })
-    return dir
+    const { dataDir, cleanup } = await createTestDatabase('embedded')
+    cleanups.push(cleanup)
+    return dataDir
   }
 
   it('keeps answering /healthz within 100 ms while a query runs for seconds', async () => {
