@@ -14,11 +14,15 @@ import { Problem } from './http/schemas.js'
 import { installValidation } from './http/validation.js'
 import { ApiKeyVerifier } from './identity/api-keys.js'
 import { identityRoutes } from './identity/routes.js'
+import { registryRoutes } from './registry/routes.js'
+import type { Keyring } from './secrets/keyring.js'
 
 export interface AppOptions {
   config: Config
   database: Database
   adminKey: string
+  /** Encrypts and decrypts stored provider keys. */
+  keyring: Keyring
   logger: Logger
   /** How often key usage is written to the database (tests shorten it). */
   keyUsageFlushMs?: number
@@ -99,6 +103,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { database })
   await app.register(identityRoutes, { db: database.db, keys })
+  await app.register(registryRoutes, { db: database.db, keyring: options.keyring, egress: config.egress })
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger())
 
   return app

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander'
 import type { Logger } from 'pino'
-import { ConfigError, type ConfigFlags, loadConfig } from './config.js'
-import { describeGeneratedSecrets, resolveSecrets } from './data-folder.js'
-import { openDatabase } from './db/database.js'
+import { rmSync } from 'node:fs'
+import { type Config, ConfigError, type ConfigFlags, loadConfig } from './config.js'
+import { describeGeneratedSecrets, generateSecret, type ResolvedSecrets, resolveSecrets, writeSecretFile } from './data-folder.js'
+import { type Database, openDatabase } from './db/database.js'
+import { createKeyring, type Keyring } from './secrets/keyring.js'
+import { checkSecrets, importPlaintextSecrets, rotateSecrets } from './secrets/maintenance.js'
 import { migrateDown, migrateUp, migrationStatus } from './db/migrate.js'
 import { createLogger } from './logger.js'
 import { createUserFromCli } from './identity/cli.js'
@@ -114,6 +117,66 @@ databaseOptions(
   }, { migrate: true }),
 )
 
+const keys = program.command('keys').description('Check and rotate the encryption of stored provider keys')
+
+databaseOptions(keys.command('check').description('Decrypt every stored provider key with the configured keys and report those that fail')).action(
+  async (flags: ConfigFlags) =>
+    withDatabase(flags, async (database, { keyring }) => {
+      const report = await checkSecrets(database.db, keyring)
+      console.log(`${report.readable} of ${report.total} stored provider keys decrypt with the configured key(s) (primary key id ${keyring.primary.id}).`)
+      for (const p of report.problems) console.log(`  ${p.instance}: ${PROBLEM_TEXT[p.problem]}${p.keyId ? ` (key id ${p.keyId})` : ''}`)
+      if (report.problems.length > 0) process.exitCode = 1
+    }, { migrate: true }),
+)
+
+databaseOptions(
+  keys
+    .command('rotate')
+    .description('Re-encrypt every stored provider key under a new key, in one transaction. The new key comes from LLMBASE_NEW_ENCRYPTION_KEY, or is generated with --generate.')
+    .addOption(new Option('--generate', 'generate the new key (embedded database: it replaces data/encryption.key)').default(false)),
+).action(async (flags: ConfigFlags & { generate: boolean }) =>
+  withDatabase(flags, async (database, { keyring, config, secrets }) => {
+    const newKey = config.newEncryptionKey ?? (flags.generate ? generateSecret() : undefined)
+    if (!newKey) throw new Error('set LLMBASE_NEW_ENCRYPTION_KEY to the new key (at least 32 characters), or pass --generate')
+    const target = createKeyring(newKey)
+    // Written before the transaction: if the process dies after the commit, the next start
+    // still finds the key that now encrypts everything.
+    const pendingFile = secrets.encryptionKeyFile ? `${secrets.encryptionKeyFile}.next` : null
+    if (pendingFile) writeSecretFile(pendingFile, newKey)
+    let count: number
+    try {
+      count = await rotateSecrets(database.db, keyring, target)
+    } catch (error) {
+      if (pendingFile) rmSync(pendingFile, { force: true })
+      throw error
+    }
+    console.log(`Re-encrypted ${count} stored provider key(s) under key id ${target.primary.id}.`)
+    if (secrets.encryptionKeyFile && pendingFile) {
+      writeSecretFile(secrets.encryptionKeyFile, newKey)
+      rmSync(pendingFile, { force: true })
+      console.log(`The new key replaced ${secrets.encryptionKeyFile}; back it up.`)
+      if (flags.generate && !config.newEncryptionKey) console.log(`ENCRYPTION_KEY=${newKey}  (printed only this once)`)
+    } else {
+      console.log('Now set ENCRYPTION_KEY to the new key on every server (keep the old one in ENCRYPTION_KEY_PREVIOUS until all of them run with it).')
+      if (flags.generate && !config.newEncryptionKey) console.log(`ENCRYPTION_KEY=${newKey}  (printed only this once)`)
+    }
+  }, { migrate: true }),
+)
+
+databaseOptions(keys.command('import-plaintext').description('Encrypt provider keys that an import left in plain text, verify each, and erase the plain text')).action(
+  async (flags: ConfigFlags) =>
+    withDatabase(flags, async (database, { keyring }) => {
+      const count = await importPlaintextSecrets(database.db, keyring)
+      console.log(count === 0 ? 'No plain-text provider keys found.' : `Encrypted and verified ${count} provider key(s); no plain text is left.`)
+    }, { migrate: true }),
+)
+
+const PROBLEM_TEXT = {
+  unknown_key: 'encrypted with a key that is not configured',
+  does_not_decrypt: 'does not decrypt (damaged)',
+  not_encrypted: 'stored in plain text; run llmbase keys import-plaintext',
+}
+
 function label(m: { version: number; name: string }) {
   return `${String(m.version).padStart(4, '0')}_${m.name}`
 }
@@ -123,20 +186,27 @@ function parsePositiveInteger(value: string): number {
   return Number(value)
 }
 
+interface CommandContext {
+  config: Config
+  secrets: ResolvedSecrets
+  keyring: Keyring
+}
+
 async function withDatabase(
   flags: ConfigFlags,
-  work: (database: Awaited<ReturnType<typeof openDatabase>>) => Promise<void>,
+  work: (database: Database, context: CommandContext) => Promise<void>,
   options: { migrate?: boolean } = {},
 ) {
   const config = loadConfig({ flags: { logLevel: 'warn', ...flags } })
   const logger: Logger = createLogger({ level: config.logLevel, destination: process.stderr as never })
   const secrets = resolveSecrets(config)
   if (secrets.generated.length > 0) process.stdout.write(describeGeneratedSecrets(secrets.generated))
+  const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
   const database = options.migrate
     ? await openMigratedDatabase(config, logger)
     : await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, logger })
   try {
-    await work(database)
+    await work(database, { config, secrets, keyring })
   } finally {
     await database.close()
   }

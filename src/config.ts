@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
+import { type EgressPolicy, parseEgressPolicy } from './egress/policy.js'
 
 /**
  * Everything the server reads from its environment, parsed and checked once at start-up and
@@ -19,6 +20,12 @@ export interface Config {
   /** Admin key from configuration; resolved further by `resolveSecrets` for the embedded default. */
   adminKey: string | undefined
   encryptionKey: string | undefined
+  /** The key `llmbase keys rotate` moves every secret to (LLMBASE_NEW_ENCRYPTION_KEY); nothing else reads it. */
+  newEncryptionKey: string | undefined
+  /** Earlier encryption keys that still decrypt (during a key rotation); never used to encrypt. */
+  previousEncryptionKeys: string[]
+  /** Private destinations that endpoints given by users may point to (LLMBASE_PRIVATE_HOSTS). */
+  egress: EgressPolicy
   logLevel: LogLevel
   /** Origins allowed by CORS; empty turns CORS off, `['*']` allows any origin. */
   corsOrigins: string[]
@@ -85,15 +92,15 @@ export function loadConfig(
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL')
   }
-  const corsOrigins = (nonEmpty(env.CORS_ORIGINS) ?? '')
-    .split(',')
-    .map((o) => o.trim())
-    .filter(Boolean)
+  const corsOrigins = splitList(env.CORS_ORIGINS)
   for (const origin of corsOrigins) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
       problems.push(`CORS_ORIGINS entry "${origin}" must be "*" or an origin such as https://app.example.com`)
     }
   }
+
+  const egress = parseEgressPolicy(splitList(env.LLMBASE_PRIVATE_HOSTS))
+  problems.push(...egress.problems)
 
   const config: Config = {
     host: pick(flags.host, 'HOST') ?? '127.0.0.1',
@@ -102,6 +109,9 @@ export function loadConfig(
     dataDir: resolve(cwd, pick(flags.dataDir, 'LLMBASE_DATA_DIR') ?? './data'),
     adminKey: nonEmpty(env.LLMBASE_ADMIN_KEY),
     encryptionKey: nonEmpty(env.ENCRYPTION_KEY),
+    newEncryptionKey: nonEmpty(env.LLMBASE_NEW_ENCRYPTION_KEY),
+    previousEncryptionKeys: splitList(env.ENCRYPTION_KEY_PREVIOUS),
+    egress: egress.policy,
     logLevel: logLevel as LogLevel,
     corsOrigins,
     bodyLimit: parseByteSize(nonEmpty(env.BODY_LIMIT) ?? '32MiB', 'BODY_LIMIT', problems),
@@ -114,8 +124,21 @@ export function loadConfig(
   if (config.encryptionKey !== undefined && config.encryptionKey.length < 32) {
     problems.push('ENCRYPTION_KEY must be at least 32 characters long')
   }
+  if (config.newEncryptionKey !== undefined && config.newEncryptionKey.length < 32) {
+    problems.push('LLMBASE_NEW_ENCRYPTION_KEY must be at least 32 characters long')
+  }
+  if (config.previousEncryptionKeys.some((key) => key.length < 32)) {
+    problems.push('every key in ENCRYPTION_KEY_PREVIOUS must be at least 32 characters long')
+  }
   if (problems.length > 0) throw new ConfigError(problems)
   return config
+}
+
+function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

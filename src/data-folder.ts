@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from './config.js'
 
@@ -74,6 +74,13 @@ function isRunning(pid: number): boolean {
 export interface ResolvedSecrets {
   adminKey: string
   encryptionKey: string
+  /** The file the encryption key came from, when it was not configured. */
+  encryptionKeyFile: string | null
+  /**
+   * A key left by a rotation that stopped between re-encrypting and replacing the key file
+   * (`encryption.key.next`): it still decrypts, so nothing is lost in that window.
+   */
+  pendingEncryptionKeys: string[]
   /** Secrets created by this call, to be shown to the operator exactly once. */
   generated: Array<{ name: 'LLMBASE_ADMIN_KEY' | 'ENCRYPTION_KEY'; value: string; file: string }>
 }
@@ -98,7 +105,7 @@ export function resolveSecrets(config: Config): ResolvedSecrets {
       if (stored.length < 32) throw new Error(`${path} holds a key shorter than 32 characters`)
       return stored
     }
-    const value = prefix + randomBytes(32).toString('base64url')
+    const value = prefix + generateSecret()
     const fd = openSync(path, 'wx', 0o600)
     writeSync(fd, `${value}\n`)
     closeSync(fd)
@@ -106,14 +113,27 @@ export function resolveSecrets(config: Config): ResolvedSecrets {
     generated.push({ name, value, file: path })
     return value
   }
-  return {
-    adminKey: resolveOne('LLMBASE_ADMIN_KEY', config.adminKey, 'admin.key', 'llmb_admin_'),
-    encryptionKey: resolveOne('ENCRYPTION_KEY', config.encryptionKey, 'encryption.key', ''),
-    generated,
-  }
+  const adminKey = resolveOne('LLMBASE_ADMIN_KEY', config.adminKey, 'admin.key', 'llmb_admin_')
+  const encryptionKey = resolveOne('ENCRYPTION_KEY', config.encryptionKey, 'encryption.key', '')
+  const encryptionKeyFile = config.encryptionKey === undefined ? join(config.dataDir, 'encryption.key') : null
+  const pending = encryptionKeyFile ? readSecretFile(`${encryptionKeyFile}.next`) : undefined
+  return { adminKey, encryptionKey, encryptionKeyFile, pendingEncryptionKeys: pending ? [pending] : [], generated }
 }
 
-function readSecretFile(path: string): string | undefined {
+/** A new random key in the format of generated keys. */
+export const generateSecret = () => randomBytes(32).toString('base64url')
+
+/** Writes a secret file (mode 0600) whole or not at all: to a temporary name, then renamed. */
+export function writeSecretFile(path: string, value: string): void {
+  const temporary = `${path}.tmp-${process.pid}`
+  const fd = openSync(temporary, 'w', 0o600)
+  writeSync(fd, `${value}\n`)
+  fsyncSync(fd)
+  closeSync(fd)
+  renameSync(temporary, path)
+}
+
+export function readSecretFile(path: string): string | undefined {
   try {
     const mode = statSync(path).mode & 0o777
     if (mode & 0o077) chmodSync(path, 0o600)

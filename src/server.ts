@@ -5,6 +5,8 @@ import type { Config } from './config.js'
 import { type Database, openDatabase } from './db/database.js'
 import { migrateUp } from './db/migrate.js'
 import { resolveSecrets, type ResolvedSecrets } from './data-folder.js'
+import { createKeyring } from './secrets/keyring.js'
+import { reportUnreadableSecrets } from './secrets/startup-check.js'
 
 export interface RunningServer {
   app: FastifyInstance
@@ -32,10 +34,12 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
 /** Everything `llmbase serve` does before it waits for signals; tests call it too. */
 export async function startServer(config: Config, logger: Logger, options: { keyUsageFlushMs?: number } = {}): Promise<RunningServer> {
   const secrets = resolveSecrets(config)
+  const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
   const database = await openMigratedDatabase(config, logger)
   let app: FastifyInstance
   try {
-    app = await buildApp({ config, database, adminKey: secrets.adminKey, logger, ...options })
+    await reportUnreadableSecrets(database.db, keyring, logger)
+    app = await buildApp({ config, database, adminKey: secrets.adminKey, keyring, logger, ...options })
     await app.listen({ host: config.host, port: config.port })
   } catch (error) {
     await database.close()

@@ -8,6 +8,11 @@ export interface Tables {
   users: UsersTable
   api_keys: ApiKeysTable
   schema_migrations: SchemaMigrationsTable
+  api_standards: ApiStandardsTable
+  llm_definitions: LlmDefinitionsTable
+  llm_definition_shares: LlmDefinitionSharesTable
+  llm_instances: LlmInstancesTable
+  llm_instance_shares: LlmInstanceSharesTable
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
@@ -45,4 +50,64 @@ export interface SchemaMigrationsTable {
   name: string
   checksum: string
   applied_at: Timestamp
+}
+
+export type KeyMethod = 'auth_bearer' | 'custom_header' | 'query_param' | 'body_form' | 'none'
+export type ModelKind = 'embedding' | 'chat'
+export type ShareRole = 'reader' | 'editor'
+
+export interface ApiStandardsTable {
+  handle: string
+  description: string
+  documentation_url: string | null
+  key_method: KeyMethod
+  key_field: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+export type ApiStandardRow = Selectable<ApiStandardsTable>
+
+/** The model fields that definitions and instances share. */
+interface ModelColumns {
+  kind: ModelKind
+  api_standard: string
+  endpoint: string
+  model: string
+  dimensions: number | null
+  context_limit: number | null
+  description: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface LlmDefinitionsTable extends ModelColumns {
+  id: Generated<number>
+  owner_id: number
+  handle: string
+  is_public: boolean
+}
+export type DefinitionRow = Selectable<LlmDefinitionsTable>
+
+export interface LlmDefinitionSharesTable {
+  definition_id: number
+  user_id: number
+  created_at: Timestamp
+}
+
+export interface LlmInstancesTable extends ModelColumns {
+  id: Generated<number>
+  owner_id: number
+  handle: string
+  definition_id: number | null
+  api_key_ciphertext: Buffer | null
+  api_key_key_id: string | null
+  api_key_plaintext: string | null
+}
+export type InstanceRow = Selectable<LlmInstancesTable>
+
+export interface LlmInstanceSharesTable {
+  instance_id: number
+  user_id: number
+  role: ShareRole
+  created_at: Timestamp
 }

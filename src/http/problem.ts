@@ -1,7 +1,8 @@
 import type { ErrorObject } from 'ajv'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isConnectionError, isPgError, SQLSTATE } from '../db/errors.js'
-import { AppError, type ErrorCode, errors, type ValidationIssue } from './errors.js'
+import { AppError, type ErrorCode, errors } from './errors.js'
+import { toValidationIssues } from './validation.js'
 
 /**
  * Renders every error as RFC 7807 problem JSON with the request id. Anything we did not raise
@@ -80,75 +81,11 @@ function withLimit(problem: AppError, request: FastifyRequest) {
 
 const CONTEXT_NAMES: Record<string, string> = { body: 'body', params: 'path', querystring: 'query', headers: 'header' }
 
-/** Turns Ajv's errors into located issues; a body that is missing altogether is a 400. */
+/** Ajv's errors as located issues; a body that is missing altogether is a 400. */
 function fromValidation(validation: ErrorObject[], context: string | undefined, request: FastifyRequest): AppError {
   const part = CONTEXT_NAMES[context ?? 'body'] ?? 'body'
   if (part === 'body' && (request.body === undefined || request.body === null)) {
     return new AppError('body_required', 'request body is required')
   }
-  // An `anyOf` (a union such as string-or-null) fails with one error per alternative plus
-  // its own; the client needs only one line: what the value may be.
-  const unions = new Set(validation.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath))
-  const relevant = validation.filter((e) => e.keyword === 'anyOf' || !unions.has(e.instancePath))
-  const issues = relevant.slice(0, 50).map((e) => toIssue(e, part))
-  return errors.validation(dedupe(issues))
-}
-
-/** `must be "user" or "admin"`, `must be string or null` */
-function describeAlternatives(alternatives: unknown): string {
-  if (!Array.isArray(alternatives)) return 'has a value of the wrong type'
-  const names = alternatives.map((schema: Record<string, unknown>) =>
-    'const' in schema ? JSON.stringify(schema.const) : Array.isArray(schema.enum) ? schema.enum.map((v) => JSON.stringify(v)).join(' or ') : String(schema.type ?? 'another value'),
-  )
-  return `must be ${names.join(' or ')}`
-}
-
-function toIssue(error: ErrorObject, part: string): ValidationIssue {
-  const path = part + pointerToPath(error.instancePath)
-  const custom = (error.parentSchema as Record<string, unknown> | undefined)?.['x-error']
-  switch (error.keyword) {
-    case 'required':
-      return { message: `expected required property ${(error.params as { missingProperty: string }).missingProperty} to be present`, location: path }
-    case 'additionalProperties':
-      return { message: 'unexpected property', location: `${path}.${(error.params as { additionalProperty: string }).additionalProperty}` }
-    case 'anyOf':
-      return {
-        message: typeof custom === 'string' ? custom : describeAlternatives(error.schema),
-        location: path,
-        ...echo(error.data),
-      }
-    default:
-      return {
-        message: typeof custom === 'string' ? custom : (error.message ?? 'invalid value'),
-        location: path,
-        ...echo(error.data),
-      }
-  }
-}
-
-/** `/embeddings/0/vector` → `.embeddings[0].vector` */
-function pointerToPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((segment) => (/^\d+$/.test(segment) ? `[${segment}]` : `.${segment}`))
-    .join('')
-}
-
-/** Echo small scalar values back to help the client; never whole objects or long arrays. */
-function echo(value: unknown): { value?: unknown } {
-  if (value === null || typeof value === 'number' || typeof value === 'boolean') return { value }
-  if (typeof value === 'string') return { value: value.length > 200 ? `${value.slice(0, 200)}…` : value }
-  return {}
-}
-
-function dedupe(issues: ValidationIssue[]): ValidationIssue[] {
-  const seen = new Set<string>()
-  return issues.filter((issue) => {
-    const key = `${issue.location}\u0000${issue.message}`
-    if (seen.has(key)) return false
-    seen.add(key)
-    return true
-  })
+  return errors.validation(toValidationIssues(validation, part))
 }

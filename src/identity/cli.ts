@@ -21,7 +21,9 @@ export async function createUserFromCli(
     ...(input.name !== undefined ? { name: input.name } : {}),
   } as UserInput
   const problems = checkBody(UserInput, body)
-  if (problems.length > 0) throw new Error(problems.join('; '))
+  if (problems.length > 0) {
+    throw new Error(problems.map((p) => `${p.location.replace(/^body\.?/, '') || 'value'} ${p.message}`).join('; '))
+  }
   if (await findUserByHandle(db, normalizeHandle(input.handle))) {
     throw new Error(`user ${normalizeHandle(input.handle)} already exists`)
   }

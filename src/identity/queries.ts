@@ -103,3 +103,30 @@ export const recordKeyUses = async (db: Executor, uses: Array<{ keyId: string; a
     where k.id = u.id and (k.last_used_at is null or k.last_used_at < u.at)
   `.execute(db)
 }
+
+/**
+ * What a user has, for `GET /v1/users/{u}`: the instances it owns or was given (with its role)
+ * and the definitions it owns or was given. Global and public definitions are left out; the
+ * definitions list shows them.
+ */
+export async function listUserResources(db: Executor, userId: number) {
+  const instances = await sql<{ owner: string; instance_handle: string; role: string }>`
+    select * from (
+    select u.handle as owner, i.handle as instance_handle, 'owner' as role
+    from llm_instances i join users u on u.id = i.owner_id where i.owner_id = ${userId}
+    union all
+    select u.handle, i.handle, s.role
+    from llm_instance_shares s join llm_instances i on i.id = s.instance_id join users u on u.id = i.owner_id
+    where s.user_id = ${userId}
+    ) as x order by owner collate "C", instance_handle collate "C"`.execute(db)
+  const definitions = await sql<{ owner: string; definition_handle: string; role: string }>`
+    select * from (
+    select u.handle as owner, d.handle as definition_handle, 'owner' as role
+    from llm_definitions d join users u on u.id = d.owner_id where d.owner_id = ${userId}
+    union all
+    select u.handle, d.handle, 'reader'
+    from llm_definition_shares s join llm_definitions d on d.id = s.definition_id join users u on u.id = d.owner_id
+    where s.user_id = ${userId}
+    ) as x order by owner collate "C", definition_handle collate "C"`.execute(db)
+  return { instances: instances.rows, definitions: definitions.rows }
+}

@@ -56,7 +56,10 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
       params: s.UserParams,
       response: { 200: s.User, ...s.problemResponses },
     },
-  }, async (request) => service.toUserResponse(await service.getVisibleUser(ctx(request), request.params.user_handle)))
+  }, async (request) => {
+    const context = ctx(request)
+    return service.describeUser(context, await service.getVisibleUser(context, request.params.user_handle))
+  })
 
   app.patch('/v1/users/:user_handle', {
     schema: {
@@ -68,7 +71,10 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
       body: s.UserPatch,
       response: { 200: s.User, ...s.problemResponses },
     },
-  }, async (request) => service.toUserResponse(await service.patchUser(ctx(request), request.params.user_handle, request.body)))
+  }, async (request) => {
+    const context = ctx(request)
+    return service.describeUser(context, await service.patchUser(context, request.params.user_handle, request.body))
+  })
 
   app.delete('/v1/users/:user_handle', {
     schema: {

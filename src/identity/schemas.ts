@@ -49,6 +49,8 @@ export const UserCreated = Type.Object({
   key_id: Type.Optional(Type.String({ format: 'uuid' })),
 })
 
+const Access = Type.Union([Type.Literal('owner'), Type.Literal('editor'), Type.Literal('reader')])
+
 export const User = Type.Object({
   user_handle: Type.String(),
   name: Type.Union([Type.String(), Type.Null()]),
@@ -56,6 +58,12 @@ export const User = Type.Object({
   role: Role,
   created_at: Timestamp,
   updated_at: Timestamp,
+  instances: Type.Array(Type.Object({ owner: Type.String(), instance_handle: Type.String(), role: Access }), {
+    description: 'Instances the user owns or was given',
+  }),
+  definitions: Type.Array(Type.Object({ owner: Type.String(), definition_handle: Type.String(), role: Access }), {
+    description: 'Definitions the user owns or was given (global and public ones are listed by /v1/llm-definitions)',
+  }),
 })
 
 export const UserParams = Type.Object({ user_handle: UserHandleParam })

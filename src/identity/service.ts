@@ -116,7 +116,12 @@ function rethrowEmailTaken(email: string) {
   }
 }
 
-export function toUserResponse(user: UserRow) {
+/** The user with what it has (the reference API's GET user, with the lists it left empty). */
+export async function describeUser(ctx: IdentityContext, user: UserRow) {
+  return { ...toUserResponse(user), ...(await q.listUserResources(ctx.db, user.id)) }
+}
+
+function toUserResponse(user: UserRow) {
   return {
     user_handle: user.handle,
     name: user.name,

@@ -32,7 +32,7 @@ for (const kind of DATABASES) {
       assert.equal(self.status, 200)
       assert.deepEqual(
         { ...self.body, created_at: undefined, updated_at: undefined },
-        { user_handle: 'carol', name: 'Carol', email: 'carol@example.org', role: 'user', created_at: undefined, updated_at: undefined },
+        { user_handle: 'carol', name: 'Carol', email: 'carol@example.org', role: 'user', created_at: undefined, updated_at: undefined, instances: [], definitions: [] },
       )
       assert.ok(!JSON.stringify(self.body).includes(created.body.vdb_key))
       const stored = await server.running.database.pool.query("select hash, prefix from api_keys k join users u on u.id = k.user_id where u.handle = 'carol'")

@@ -1,0 +1,67 @@
+import type { Executor } from '../db/database.js'
+import type { UserRow } from '../db/tables.js'
+import type { EgressPolicy } from '../egress/policy.js'
+import { endpointProblem } from '../egress/policy.js'
+import { AppError, errors } from '../http/errors.js'
+import { type Caller, isAdmin, isUser } from '../identity/caller.js'
+import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
+import { findUserByHandle } from '../identity/queries.js'
+import type { Keyring } from '../secrets/keyring.js'
+import { findApiStandard } from './queries/api-standards.js'
+
+/** What every registry operation needs: the database, who asks, and the server's policies. */
+export interface RegistryContext {
+  db: Executor
+  caller: Caller
+  keyring: Keyring
+  egress: EgressPolicy
+}
+
+export type AccessRole = 'owner' | 'admin' | 'editor' | 'reader'
+
+/**
+ * The user named in the path, when the caller may act under it (itself, or any user for an
+ * admin). Anyone else gets the same 404 whether the user exists or not.
+ */
+export async function getOwnUser(ctx: RegistryContext, handle: string): Promise<UserRow> {
+  const normalized = normalizeHandle(handle)
+  const mayAct = isAdmin(ctx.caller) || isUser(ctx.caller, normalized)
+  const user = mayAct ? await findUserByHandle(ctx.db, normalized) : undefined
+  if (!user) throw errors.userNotFound(normalized)
+  return user
+}
+
+/** Only the admin writes global (`_system`) resources. */
+export function assertMayWriteUnder(ctx: RegistryContext, owner: string, what: string) {
+  if (owner === SYSTEM_USER && !isAdmin(ctx.caller)) throw errors.forbidden(`only an admin may change global ${what}`)
+}
+
+export async function assertApiStandardExists(db: Executor, handle: string) {
+  if (!(await findApiStandard(db, handle))) {
+    throw new AppError('unknown_api_standard', `API standard ${handle} does not exist`)
+  }
+}
+
+/** The kind/dimensions rule and the endpoint policy, shared by definitions and instances. */
+export function checkModelFields(
+  fields: { kind: 'embedding' | 'chat'; dimensions: number | null; endpoint: string },
+  egress: EgressPolicy,
+) {
+  if (fields.kind === 'embedding' && fields.dimensions === null) {
+    throw errors.validation([{ location: 'body.dimensions', message: 'is required for embedding models (1 to 16000)' }])
+  }
+  if (fields.kind === 'chat' && fields.dimensions !== null) {
+    throw errors.validation([{ location: 'body.dimensions', message: 'applies only to embedding models', value: fields.dimensions }])
+  }
+  const problem = endpointProblem(fields.endpoint, egress)
+  if (problem) throw new AppError('endpoint_not_allowed', `endpoint ${problem}`)
+}
+
+/** Who the share target is; sharing needs an existing, ordinary user other than the owner. */
+export async function getShareTarget(ctx: RegistryContext, handle: string, ownerHandle: string, what: string): Promise<UserRow> {
+  const normalized = normalizeHandle(handle)
+  if (normalized === ownerHandle) throw new AppError('invalid_share', `cannot share ${what} with its owner`)
+  const target = normalized === SYSTEM_USER ? undefined : await findUserByHandle(ctx.db, normalized)
+  if (!target) throw new AppError('invalid_share', `target user ${normalized} does not exist`)
+  return target
+}

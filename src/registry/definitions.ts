@@ -1,0 +1,154 @@
+import { AppError, errors } from '../http/errors.js'
+import { applyMergePatch, withoutReadOnly } from '../http/merge-patch.js'
+import { checkBody } from '../http/validation.js'
+import { isAdmin, isUser } from '../identity/caller.js'
+import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
+import { findUserByHandle } from '../identity/queries.js'
+import {
+  type AccessRole,
+  assertApiStandardExists,
+  assertMayWriteUnder,
+  checkModelFields,
+  getOwnUser,
+  getShareTarget,
+  type RegistryContext,
+} from './context.js'
+import * as q from './queries/definitions.js'
+import { DEFINITION_READ_ONLY, type DefinitionInput, DefinitionInput as DefinitionInputSchema } from './schemas.js'
+
+/**
+ * Definitions are model templates. Every user may read (and build instances from) its own,
+ * the global ones of `_system`, public ones and those shared with it; only the owner or an
+ * admin changes, deletes or shares one, and only an admin touches `_system`'s.
+ */
+const notFound = (owner: string, handle: string) => new AppError('definition_not_found', `llm definition ${owner}/${handle} not found`)
+
+/** The caller's role on a definition, or null when it may not see it. */
+function roleOn(ctx: RegistryContext, definition: q.DefinitionView, sharedWithCaller: boolean): AccessRole | null {
+  if (isUser(ctx.caller, definition.owner)) return 'owner'
+  if (isAdmin(ctx.caller)) return 'admin'
+  if (ctx.caller.kind !== 'user') return null
+  if (definition.is_public || definition.owner === SYSTEM_USER || sharedWithCaller) return 'reader'
+  return null
+}
+
+/** A definition the caller may see, with the caller's role; 404 alike for missing and hidden ones. */
+export async function getVisibleDefinition(ctx: RegistryContext, ownerHandle: string, handle: string) {
+  const owner = normalizeHandle(ownerHandle)
+  const name = normalizeHandle(handle)
+  const definition = await q.findDefinition(ctx.db, owner, name)
+  if (!definition) throw notFound(owner, name)
+  const shared = ctx.caller.kind === 'user' && !definition.is_public ? await q.isDefinitionSharedWith(ctx.db, definition.id, ctx.caller.userId) : false
+  const role = roleOn(ctx, definition, shared)
+  if (!role) throw notFound(owner, name)
+  return { definition, role }
+}
+
+async function getManagedDefinition(ctx: RegistryContext, ownerHandle: string, handle: string) {
+  const found = await getVisibleDefinition(ctx, ownerHandle, handle)
+  if (found.role === 'reader') throw errors.forbidden(`only ${found.definition.owner} or an admin may change llm definition ${found.definition.owner}/${found.definition.handle}`)
+  assertMayWriteUnder(ctx, found.definition.owner, 'definitions')
+  return found.definition
+}
+
+export async function putDefinition(ctx: RegistryContext, ownerHandle: string, pathHandle: string | undefined, input: DefinitionInput) {
+  const handle = normalizeHandle(input.definition_handle)
+  if (pathHandle !== undefined && normalizeHandle(pathHandle) !== handle) {
+    throw errors.handleMismatch('definition', normalizeHandle(pathHandle), handle)
+  }
+  const owner = await getOwnUser(ctx, ownerHandle)
+  assertMayWriteUnder(ctx, owner.handle, 'definitions')
+  const values: q.DefinitionValues = {
+    kind: input.kind ?? 'embedding',
+    api_standard: normalizeHandle(input.api_standard),
+    endpoint: input.endpoint,
+    model: input.model,
+    dimensions: input.dimensions ?? null,
+    context_limit: input.context_limit ?? null,
+    description: input.description ?? null,
+    is_public: input.is_public ?? false,
+  }
+  checkModelFields(values, ctx.egress)
+  await assertApiStandardExists(ctx.db, values.api_standard)
+  const saved = await q.upsertDefinition(ctx.db, owner.id, handle, values)
+  return { definition_id: saved.id, definition_handle: saved.handle, owner: owner.handle, is_public: saved.is_public }
+}
+
+export async function patchDefinition(ctx: RegistryContext, ownerHandle: string, handle: string, patch: Record<string, unknown>) {
+  const current = await getManagedDefinition(ctx, ownerHandle, handle)
+  const merged = applyMergePatch(toDefinitionInput(current), withoutReadOnly(patch, DEFINITION_READ_ONLY))
+  const issues = checkBody(DefinitionInputSchema, merged)
+  if (issues.length > 0) throw errors.validation(issues)
+  await putDefinition(ctx, current.owner, current.handle, merged as DefinitionInput)
+  return (await getVisibleDefinition(ctx, current.owner, (merged as DefinitionInput).definition_handle)).definition
+}
+
+export async function listDefinitions(ctx: RegistryContext, userHandle: string, page: { limit: number; offset: number }) {
+  const user = await getOwnUser(ctx, userHandle)
+  return q.listDefinitionsFor(ctx.db, user.id, page)
+}
+
+/** Instances built from it keep working; they only lose the link to their template. */
+export async function deleteDefinition(ctx: RegistryContext, ownerHandle: string, handle: string) {
+  const definition = await getManagedDefinition(ctx, ownerHandle, handle)
+  await q.deleteDefinition(ctx.db, definition.id)
+}
+
+export async function shareDefinition(ctx: RegistryContext, ownerHandle: string, handle: string, shareWith: string) {
+  const definition = await getManagedDefinition(ctx, ownerHandle, handle)
+  if (definition.owner === SYSTEM_USER) {
+    throw new AppError('invalid_share', 'global definitions are visible to every user and need no sharing')
+  }
+  const target = await getShareTarget(ctx, shareWith, definition.owner, 'a definition')
+  await q.addDefinitionShare(ctx.db, definition.id, target.id)
+  return { owner: definition.owner, definition_handle: definition.handle, shared_with: await q.listDefinitionShares(ctx.db, definition.id) }
+}
+
+/** The owner or an admin may unshare; a user may also drop a share it was given. */
+export async function unshareDefinition(ctx: RegistryContext, ownerHandle: string, handle: string, unshareWith: string) {
+  const target = normalizeHandle(unshareWith)
+  const { definition, role } = await getVisibleDefinition(ctx, ownerHandle, handle)
+  if (role === 'reader' && !isUser(ctx.caller, target)) {
+    throw errors.forbidden(`only ${definition.owner} or an admin may change who llm definition ${definition.owner}/${definition.handle} is shared with`)
+  }
+  const user = await findUserByHandle(ctx.db, target)
+  if (user) await q.removeDefinitionShare(ctx.db, definition.id, user.id)
+}
+
+export async function listDefinitionShares(ctx: RegistryContext, ownerHandle: string, handle: string) {
+  const { definition, role } = await getVisibleDefinition(ctx, ownerHandle, handle)
+  if (role === 'reader') throw errors.forbidden(`only ${definition.owner} or an admin may see who llm definition ${definition.owner}/${definition.handle} is shared with`)
+  return q.listDefinitionShares(ctx.db, definition.id)
+}
+
+function toDefinitionInput(row: q.DefinitionView): DefinitionInput {
+  return {
+    definition_handle: row.handle,
+    kind: row.kind,
+    api_standard: row.api_standard,
+    endpoint: row.endpoint,
+    model: row.model,
+    ...(row.dimensions !== null ? { dimensions: row.dimensions } : {}),
+    ...(row.context_limit !== null ? { context_limit: row.context_limit } : {}),
+    ...(row.description !== null ? { description: row.description } : {}),
+    is_public: row.is_public,
+  }
+}
+
+export function toDefinitionResponse(row: q.DefinitionView) {
+  return {
+    definition_id: row.id,
+    definition_handle: row.handle,
+    owner: row.owner,
+    kind: row.kind,
+    api_standard: row.api_standard,
+    endpoint: row.endpoint,
+    model: row.model,
+    dimensions: row.dimensions,
+    context_limit: row.context_limit,
+    description: row.description,
+    is_public: row.is_public,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  }
+}

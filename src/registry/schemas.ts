@@ -1,0 +1,245 @@
+import { type Static, Type } from 'typebox'
+import { mergePatchSchema } from '../http/merge-patch.js'
+import { Handle, Paging, problemResponses, Timestamp, UserHandleParam } from '../http/schemas.js'
+import { RESOURCE_HANDLE_PATTERN, RESOURCE_HANDLE_RULE } from '../identity/handles.js'
+
+export { problemResponses }
+
+/** Handles of API standards, definitions and instances: 3–40 characters (`cohere-multilingual-v3` has 22). */
+export const ResourceHandle = (description: string) =>
+  Type.String({ pattern: RESOURCE_HANDLE_PATTERN, 'x-error': RESOURCE_HANDLE_RULE, description })
+
+const Kind = Type.Union([Type.Literal('embedding'), Type.Literal('chat')], {
+  description: 'embedding models turn text into vectors; chat models answer messages',
+})
+const KeyMethod = Type.Union(
+  [Type.Literal('auth_bearer'), Type.Literal('custom_header'), Type.Literal('query_param'), Type.Literal('body_form'), Type.Literal('none')],
+  { description: 'How the provider key travels: Authorization: Bearer, a header, a query parameter, a body field, or not at all' },
+)
+const Endpoint = Type.String({ minLength: 1, maxLength: 2048, description: 'Full URL of the provider endpoint, such as https://api.openai.com/v1/embeddings' })
+const Model = Type.String({ minLength: 1, maxLength: 200, description: 'The model name the provider expects' })
+const Dimensions = Type.Integer({ minimum: 1, maximum: 16000, description: 'Vector length; embedding models only' })
+const ContextLimit = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'Input limit in tokens' })
+const Description = Type.String({ maxLength: 2000 })
+const ApiKey = Type.Union([Type.String({ minLength: 1, maxLength: 8192 }), Type.Null()], {
+  description: 'Write-only provider key: a string sets it, null removes it, absent keeps the stored one',
+  writeOnly: true,
+})
+const Role = Type.Union([Type.Literal('reader'), Type.Literal('editor')], {
+  description: 'reader: may use it; editor: may also change its non-secret fields',
+})
+const AccessRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('editor'), Type.Literal('reader')])
+
+// ---- API standards ----------------------------------------------------------------------
+
+export const ApiStandardInput = Type.Object(
+  {
+    api_standard_handle: ResourceHandle('Handle of the API standard'),
+    description: Type.Optional(Description),
+    documentation_url: Type.Optional(Type.Union([Type.String({ format: 'uri', maxLength: 2048 }), Type.Null()])),
+    key_method: KeyMethod,
+    key_field: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.-]+$', 'x-error': 'must be a header, parameter or field name' }), Type.Null()], {
+        description: 'Name of the header, query parameter or body field that carries the key (auth_bearer: Authorization)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type ApiStandardInput = Static<typeof ApiStandardInput>
+
+export const ApiStandard = Type.Object({
+  api_standard_handle: Type.String(),
+  description: Type.String(),
+  documentation_url: Type.Union([Type.String(), Type.Null()]),
+  key_method: KeyMethod,
+  key_field: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+})
+export const API_STANDARD_READ_ONLY = ['created_at', 'updated_at'] as const
+export const ApiStandardPatch = mergePatchSchema(ApiStandardInput, API_STANDARD_READ_ONLY)
+export const ApiStandardParams = Type.Object({ api_standard_handle: ResourceHandle('Handle of the API standard') })
+export const ApiStandardList = Type.Object({ api_standards: Type.Array(ApiStandard) })
+export const ApiStandardsQuery = Paging(20)
+
+// ---- definitions ------------------------------------------------------------------------
+
+export const DefinitionInput = Type.Object(
+  {
+    definition_handle: ResourceHandle('Handle of the definition'),
+    kind: Type.Optional(Kind),
+    api_standard: ResourceHandle('Handle of an API standard'),
+    endpoint: Endpoint,
+    model: Model,
+    dimensions: Type.Optional(Dimensions),
+    context_limit: Type.Optional(ContextLimit),
+    description: Type.Optional(Description),
+    is_public: Type.Optional(Type.Boolean({ description: 'Visible to, and usable by, every user' })),
+    owner: Type.Optional(Type.Unknown({ readOnly: true })),
+    definition_id: Type.Optional(Type.Unknown({ readOnly: true })),
+  },
+  { additionalProperties: false },
+)
+export type DefinitionInput = Static<typeof DefinitionInput>
+
+export const Definition = Type.Object({
+  definition_id: Type.Integer(),
+  definition_handle: Type.String(),
+  owner: Type.String(),
+  kind: Kind,
+  api_standard: Type.String(),
+  endpoint: Type.String(),
+  model: Type.String(),
+  dimensions: Type.Union([Type.Integer(), Type.Null()]),
+  context_limit: Type.Union([Type.Integer(), Type.Null()]),
+  description: Type.Union([Type.String(), Type.Null()]),
+  is_public: Type.Boolean(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+})
+export const DEFINITION_READ_ONLY = ['owner', 'definition_id', 'created_at', 'updated_at'] as const
+export const DefinitionPatch = mergePatchSchema(DefinitionInput, DEFINITION_READ_ONLY)
+
+export const DefinitionSaved = Type.Object({
+  definition_id: Type.Integer(),
+  definition_handle: Type.String(),
+  owner: Type.String(),
+  is_public: Type.Boolean(),
+})
+export const DefinitionSummary = Type.Object({
+  definition_id: Type.Integer(),
+  definition_handle: Type.String(),
+  owner: Type.String(),
+  is_public: Type.Boolean(),
+  kind: Kind,
+  model: Type.String(),
+  dimensions: Type.Union([Type.Integer(), Type.Null()]),
+})
+export const DefinitionList = Type.Object({ definitions: Type.Array(DefinitionSummary) })
+
+export const UserParams = Type.Object({ user_handle: UserHandleParam })
+export const DefinitionParams = Type.Object({ user_handle: UserHandleParam, definition_handle: ResourceHandle('Handle of the definition') })
+export const DefinitionUnshareParams = Type.Object({
+  user_handle: UserHandleParam,
+  definition_handle: ResourceHandle('Handle of the definition'),
+  unshare_with_handle: UserHandleParam,
+})
+export const ShareDefinitionInput = Type.Object(
+  { share_with_handle: Handle('The user to share with') },
+  { additionalProperties: false },
+)
+export const DefinitionShares = Type.Object({
+  owner: Type.String(),
+  definition_handle: Type.String(),
+  shared_with: Type.Array(Type.String()),
+})
+export const ListQuery = Paging(20)
+
+// ---- instances --------------------------------------------------------------------------
+
+/** Fields of the reference API's instance body that are read-only here: accepted, ignored. */
+const instanceReadOnly = {
+  user_handle: Type.Optional(Type.Unknown({ readOnly: true })),
+  owner: Type.Optional(Type.Unknown({ readOnly: true })),
+  instance_id: Type.Optional(Type.Unknown({ readOnly: true })),
+  definition_owner: Type.Optional(Type.Unknown({ readOnly: true })),
+  definition_handle: Type.Optional(Type.Unknown({ readOnly: true })),
+}
+
+export const InstanceInput = Type.Object(
+  {
+    instance_handle: ResourceHandle('Handle of the instance (the deprecated name llm_service_handle is accepted too)'),
+    kind: Type.Optional(Kind),
+    api_standard: Type.Optional(ResourceHandle('Handle of an API standard (default openai)')),
+    endpoint: Endpoint,
+    model: Model,
+    dimensions: Type.Optional(Dimensions),
+    context_limit: Type.Optional(ContextLimit),
+    description: Type.Optional(Description),
+    api_key: Type.Optional(ApiKey),
+    ...instanceReadOnly,
+  },
+  { additionalProperties: false },
+)
+export type InstanceInput = Static<typeof InstanceInput>
+
+export const FromDefinitionInput = Type.Object(
+  {
+    instance_handle: ResourceHandle('Handle of the new instance'),
+    definition_owner: Type.Optional(Handle('Owner of the definition (default _system)')),
+    definition_handle: ResourceHandle('Handle of the definition'),
+    user_handle: Type.Optional(Handle('Must equal the user in the path if given')),
+    api_standard: Type.Optional(ResourceHandle('Overrides the definition')),
+    endpoint: Type.Optional(Endpoint),
+    model: Type.Optional(Model),
+    dimensions: Type.Optional(Dimensions),
+    context_limit: Type.Optional(ContextLimit),
+    description: Type.Optional(Description),
+    api_key: Type.Optional(ApiKey),
+    owner: Type.Optional(Type.Unknown({ readOnly: true })),
+    instance_id: Type.Optional(Type.Unknown({ readOnly: true })),
+  },
+  { additionalProperties: false },
+)
+export type FromDefinitionInput = Static<typeof FromDefinitionInput>
+
+export const Instance = Type.Object({
+  owner: Type.String(),
+  instance_handle: Type.String(),
+  instance_id: Type.Integer(),
+  access_role: AccessRole,
+  kind: Kind,
+  definition_id: Type.Union([Type.Integer(), Type.Null()]),
+  definition_owner: Type.Union([Type.String(), Type.Null()]),
+  definition_handle: Type.Union([Type.String(), Type.Null()]),
+  api_standard: Type.String(),
+  endpoint: Type.String(),
+  model: Type.String(),
+  dimensions: Type.Union([Type.Integer(), Type.Null()]),
+  context_limit: Type.Union([Type.Integer(), Type.Null()]),
+  description: Type.Union([Type.String(), Type.Null()]),
+  has_api_key: Type.Boolean(),
+  api_key_status: Type.Union([Type.Literal('ok'), Type.Literal('unreadable'), Type.Literal('not_encrypted'), Type.Null()], {
+    description: 'ok: the key decrypts with the configured keys; unreadable: it was encrypted with a key this server lacks; not_encrypted: an imported key awaits `llmbase keys import-plaintext`',
+  }),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+})
+export const INSTANCE_READ_ONLY = [
+  'owner', 'instance_id', 'access_role', 'definition_id', 'definition_owner', 'definition_handle',
+  'has_api_key', 'api_key_status', 'created_at', 'updated_at', 'user_handle',
+] as const
+export const InstancePatch = mergePatchSchema(InstanceInput, INSTANCE_READ_ONLY)
+
+export const InstanceSaved = Type.Object({
+  owner: Type.String(),
+  instance_handle: Type.String(),
+  instance_id: Type.Integer(),
+})
+export const InstanceSummary = Type.Object({
+  owner: Type.String(),
+  instance_handle: Type.String(),
+  instance_id: Type.Integer(),
+  access_role: AccessRole,
+  kind: Kind,
+  model: Type.String(),
+  dimensions: Type.Union([Type.Integer(), Type.Null()]),
+})
+export const InstanceList = Type.Object({ instances: Type.Array(InstanceSummary) })
+
+export const InstanceParams = Type.Object({ user_handle: UserHandleParam, instance_handle: ResourceHandle('Handle of the instance') })
+export const InstanceUnshareParams = Type.Object({
+  user_handle: UserHandleParam,
+  instance_handle: ResourceHandle('Handle of the instance'),
+  unshare_with_handle: UserHandleParam,
+})
+export const ShareInstanceInput = Type.Object(
+  { share_with_handle: Handle('The user to share with'), role: Role },
+  { additionalProperties: false },
+)
+export const InstanceShares = Type.Object({
+  owner: Type.String(),
+  instance_handle: Type.String(),
+  shared_with: Type.Array(Type.Object({ user_handle: Type.String(), role: Role })),
+})
