@@ -32,16 +32,21 @@ function roleOn(ctx: RegistryContext, definition: q.DefinitionView, sharedWithCa
   return null
 }
 
+async function findVisibleDefinition(ctx: RegistryContext, owner: string, name: string) {
+  const definition = await q.findDefinition(ctx.db, owner, name)
+  if (!definition) return undefined
+  const shared = ctx.caller.kind === 'user' && !definition.is_public ? await q.isDefinitionSharedWith(ctx.db, definition.id, ctx.caller.userId) : false
+  const role = roleOn(ctx, definition, shared)
+  return role ? { definition, role } : undefined
+}
+
 /** A definition the caller may see, with the caller's role; 404 alike for missing and hidden ones. */
 export async function getVisibleDefinition(ctx: RegistryContext, ownerHandle: string, handle: string) {
   const owner = normalizeHandle(ownerHandle)
   const name = normalizeHandle(handle)
-  const definition = await q.findDefinition(ctx.db, owner, name)
-  if (!definition) throw notFound(owner, name)
-  const shared = ctx.caller.kind === 'user' && !definition.is_public ? await q.isDefinitionSharedWith(ctx.db, definition.id, ctx.caller.userId) : false
-  const role = roleOn(ctx, definition, shared)
-  if (!role) throw notFound(owner, name)
-  return { definition, role }
+  const found = await findVisibleDefinition(ctx, owner, name)
+  if (!found) throw notFound(owner, name)
+  return found
 }
 
 async function getManagedDefinition(ctx: RegistryContext, ownerHandle: string, handle: string) {
@@ -55,6 +60,11 @@ export async function putDefinition(ctx: RegistryContext, ownerHandle: string, p
   const handle = normalizeHandle(input.definition_handle)
   if (pathHandle !== undefined && normalizeHandle(pathHandle) !== handle) {
     throw errors.handleMismatch('definition', normalizeHandle(pathHandle), handle)
+  }
+  // Someone the definition is shared with can see it, so it is told why it may not (403).
+  const existing = await findVisibleDefinition(ctx, normalizeHandle(ownerHandle), handle)
+  if (existing?.role === 'reader') {
+    throw errors.forbidden(`only ${existing.definition.owner} or an admin may change llm definition ${existing.definition.owner}/${handle}`)
   }
   const owner = await getOwnUser(ctx, ownerHandle)
   assertMayWriteUnder(ctx, owner.handle, 'definitions')

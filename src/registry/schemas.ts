@@ -167,7 +167,7 @@ export type InstanceInput = Static<typeof InstanceInput>
 export const FromDefinitionInput = Type.Object(
   {
     instance_handle: ResourceHandle('Handle of the new instance'),
-    definition_owner: Type.Optional(Handle('Owner of the definition (default _system)')),
+    definition_owner: Type.Optional(Type.String({ ...UserHandleParam, description: 'Owner of the definition (default _system)' })),
     definition_handle: ResourceHandle('Handle of the definition'),
     user_handle: Type.Optional(Handle('Must equal the user in the path if given')),
     api_standard: Type.Optional(ResourceHandle('Overrides the definition')),

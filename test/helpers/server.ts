@@ -44,9 +44,16 @@ export type Requester = (method: string, path: string, options?: RequestOptions)
  */
 export async function startTestServer(
   kind: DatabaseKind,
-  options: { env?: Record<string, string>; captureLogs?: boolean; keyUsageFlushMs?: number } = {},
+  options: {
+    env?: Record<string, string>
+    captureLogs?: boolean
+    keyUsageFlushMs?: number
+    /** Start on this database instead of a fresh one (to restart a server); it is not cleaned up by `close`. */
+    testDatabase?: TestDatabase
+  } = {},
 ): Promise<TestServer> {
-  const testDatabase = await createTestDatabase(kind)
+  const ownDatabase = options.testDatabase === undefined
+  const testDatabase = options.testDatabase ?? (await createTestDatabase(kind))
   const adminKey = `test-admin-${randomBytes(24).toString('hex')}`
   const config = loadConfig({
     env: {
@@ -72,7 +79,7 @@ export async function startTestServer(
   try {
     running = await startServer(config, logger, { keyUsageFlushMs: options.keyUsageFlushMs ?? 200 })
   } catch (error) {
-    await testDatabase.cleanup()
+    if (ownDatabase) await testDatabase.cleanup()
     throw error
   }
   const request = requester(running.url, adminKey)
@@ -87,7 +94,7 @@ export async function startTestServer(
     request,
     close: async () => {
       await running.close()
-      await testDatabase.cleanup()
+      if (ownDatabase) await testDatabase.cleanup()
     },
   }
 }

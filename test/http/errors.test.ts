@@ -76,7 +76,9 @@ for (const kind of DATABASES) describe(`errors and the HTTP envelope on the ${ki
     const stranger = await server.request('GET', '/healthz', { headers: { origin: 'https://evil.example.com' } })
     assert.equal(stranger.headers.get('access-control-allow-origin'), null)
   })
+})
 
+describe('the error catalogue', () => {
   it('lists every error code in docs/errors.md, and documents no code that does not exist', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
     const documented = new Map([...doc.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1] as string, Number(m[2])]))
