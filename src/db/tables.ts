@@ -68,7 +68,7 @@ export interface ApiStandardsTable {
 export type ApiStandardRow = Selectable<ApiStandardsTable>
 
 /** The model fields that definitions and instances share. */
-interface ModelColumns {
+export interface ModelFields {
   kind: ModelKind
   api_standard: string
   endpoint: string
@@ -76,6 +76,9 @@ interface ModelColumns {
   dimensions: number | null
   context_limit: number | null
   description: string | null
+}
+
+interface ModelColumns extends ModelFields {
   created_at: Timestamp
   updated_at: Timestamp
 }

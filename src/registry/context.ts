@@ -1,5 +1,5 @@
 import type { Executor } from '../db/database.js'
-import type { UserRow } from '../db/tables.js'
+import type { ModelFields, UserRow } from '../db/tables.js'
 import type { EgressPolicy } from '../egress/policy.js'
 import { endpointProblem } from '../egress/policy.js'
 import { AppError, errors } from '../http/errors.js'
@@ -64,4 +64,32 @@ export async function getShareTarget(ctx: RegistryContext, handle: string, owner
   const target = normalized === SYSTEM_USER ? undefined : await findUserByHandle(ctx.db, normalized)
   if (!target) throw new AppError('invalid_share', `target user ${normalized} does not exist`)
   return target
+}
+
+/** The model fields of a stored row as a request body (absent rather than null), for PATCH. */
+export function modelFieldsAsInput(row: ModelFields) {
+  return {
+    kind: row.kind,
+    api_standard: row.api_standard,
+    endpoint: row.endpoint,
+    model: row.model,
+    ...(row.dimensions !== null ? { dimensions: row.dimensions } : {}),
+    ...(row.context_limit !== null ? { context_limit: row.context_limit } : {}),
+    ...(row.description !== null ? { description: row.description } : {}),
+  }
+}
+
+/** The model fields of a stored row as a response. */
+export function modelFieldsAsResponse(row: ModelFields & { created_at: Date; updated_at: Date }) {
+  return {
+    kind: row.kind,
+    api_standard: row.api_standard,
+    endpoint: row.endpoint,
+    model: row.model,
+    dimensions: row.dimensions,
+    context_limit: row.context_limit,
+    description: row.description,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  }
 }

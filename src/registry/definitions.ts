@@ -11,6 +11,8 @@ import {
   checkModelFields,
   getOwnUser,
   getShareTarget,
+  modelFieldsAsInput,
+  modelFieldsAsResponse,
   type RegistryContext,
 } from './context.js'
 import * as q from './queries/definitions.js'
@@ -132,33 +134,9 @@ export async function listDefinitionShares(ctx: RegistryContext, ownerHandle: st
 }
 
 function toDefinitionInput(row: q.DefinitionView): DefinitionInput {
-  return {
-    definition_handle: row.handle,
-    kind: row.kind,
-    api_standard: row.api_standard,
-    endpoint: row.endpoint,
-    model: row.model,
-    ...(row.dimensions !== null ? { dimensions: row.dimensions } : {}),
-    ...(row.context_limit !== null ? { context_limit: row.context_limit } : {}),
-    ...(row.description !== null ? { description: row.description } : {}),
-    is_public: row.is_public,
-  }
+  return { definition_handle: row.handle, ...modelFieldsAsInput(row), is_public: row.is_public }
 }
 
 export function toDefinitionResponse(row: q.DefinitionView) {
-  return {
-    definition_id: row.id,
-    definition_handle: row.handle,
-    owner: row.owner,
-    kind: row.kind,
-    api_standard: row.api_standard,
-    endpoint: row.endpoint,
-    model: row.model,
-    dimensions: row.dimensions,
-    context_limit: row.context_limit,
-    description: row.description,
-    is_public: row.is_public,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-  }
+  return { definition_id: row.id, definition_handle: row.handle, owner: row.owner, is_public: row.is_public, ...modelFieldsAsResponse(row) }
 }

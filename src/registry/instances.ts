@@ -11,6 +11,8 @@ import {
   checkModelFields,
   getOwnUser,
   getShareTarget,
+  modelFieldsAsInput,
+  modelFieldsAsResponse,
   type RegistryContext,
 } from './context.js'
 import { getVisibleDefinition } from './definitions.js'
@@ -217,16 +219,7 @@ function keyStatus(keyring: Keyring, row: q.InstanceView) {
 }
 
 function toInstanceInput(row: q.InstanceView): InstanceInput {
-  return {
-    instance_handle: row.handle,
-    kind: row.kind,
-    api_standard: row.api_standard,
-    endpoint: row.endpoint,
-    model: row.model,
-    ...(row.dimensions !== null ? { dimensions: row.dimensions } : {}),
-    ...(row.context_limit !== null ? { context_limit: row.context_limit } : {}),
-    ...(row.description !== null ? { description: row.description } : {}),
-  }
+  return { instance_handle: row.handle, ...modelFieldsAsInput(row) }
 }
 
 export function toInstanceResponse(keyring: Keyring, row: q.InstanceView, role: AccessRole) {
@@ -235,19 +228,11 @@ export function toInstanceResponse(keyring: Keyring, row: q.InstanceView, role: 
     instance_handle: row.handle,
     instance_id: row.id,
     access_role: role,
-    kind: row.kind,
     definition_id: row.definition_id,
     definition_owner: row.definition_owner,
     definition_handle: row.definition_handle,
-    api_standard: row.api_standard,
-    endpoint: row.endpoint,
-    model: row.model,
-    dimensions: row.dimensions,
-    context_limit: row.context_limit,
-    description: row.description,
     has_api_key: row.api_key_ciphertext !== null || row.api_key_plaintext !== null,
     api_key_status: keyStatus(keyring, row),
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
+    ...modelFieldsAsResponse(row),
   }
 }

@@ -30,6 +30,19 @@ const Role = Type.Union([Type.Literal('reader'), Type.Literal('editor')], {
 })
 const AccessRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('editor'), Type.Literal('reader')])
 
+/** Response fields that definitions and instances share. */
+const ModelFieldsResponse = {
+  kind: Kind,
+  api_standard: Type.String(),
+  endpoint: Type.String(),
+  model: Type.String(),
+  dimensions: Type.Union([Type.Integer(), Type.Null()]),
+  context_limit: Type.Union([Type.Integer(), Type.Null()]),
+  description: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}
+
 // ---- API standards ----------------------------------------------------------------------
 
 export const ApiStandardInput = Type.Object(
@@ -87,16 +100,8 @@ export const Definition = Type.Object({
   definition_id: Type.Integer(),
   definition_handle: Type.String(),
   owner: Type.String(),
-  kind: Kind,
-  api_standard: Type.String(),
-  endpoint: Type.String(),
-  model: Type.String(),
-  dimensions: Type.Union([Type.Integer(), Type.Null()]),
-  context_limit: Type.Union([Type.Integer(), Type.Null()]),
-  description: Type.Union([Type.String(), Type.Null()]),
   is_public: Type.Boolean(),
-  created_at: Timestamp,
-  updated_at: Timestamp,
+  ...ModelFieldsResponse,
 })
 export const DEFINITION_READ_ONLY = ['owner', 'definition_id', 'created_at', 'updated_at'] as const
 export const DefinitionPatch = mergePatchSchema(DefinitionInput, DEFINITION_READ_ONLY)
@@ -189,22 +194,14 @@ export const Instance = Type.Object({
   instance_handle: Type.String(),
   instance_id: Type.Integer(),
   access_role: AccessRole,
-  kind: Kind,
   definition_id: Type.Union([Type.Integer(), Type.Null()]),
   definition_owner: Type.Union([Type.String(), Type.Null()]),
   definition_handle: Type.Union([Type.String(), Type.Null()]),
-  api_standard: Type.String(),
-  endpoint: Type.String(),
-  model: Type.String(),
-  dimensions: Type.Union([Type.Integer(), Type.Null()]),
-  context_limit: Type.Union([Type.Integer(), Type.Null()]),
-  description: Type.Union([Type.String(), Type.Null()]),
   has_api_key: Type.Boolean(),
   api_key_status: Type.Union([Type.Literal('ok'), Type.Literal('unreadable'), Type.Literal('not_encrypted'), Type.Null()], {
     description: 'ok: the key decrypts with the configured keys; unreadable: it was encrypted with a key this server lacks; not_encrypted: an imported key awaits `llmbase keys import-plaintext`',
   }),
-  created_at: Timestamp,
-  updated_at: Timestamp,
+  ...ModelFieldsResponse,
 })
 export const INSTANCE_READ_ONLY = [
   'owner', 'instance_id', 'access_role', 'definition_id', 'definition_owner', 'definition_handle',

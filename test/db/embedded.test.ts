@@ -6,16 +6,12 @@ import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { killGroup, runCli, spawnServer } from '../helpers/cli.js'
 import { requester, startTestServer } from '../helpers/server.js'
-import { createTestDatabase } from '../helpers/databases.js'
+import { embeddedDataDirs } from '../helpers/databases.js'
 
 describe('the embedded database', () => {
-  const cleanups: Array<() => Promise<void>> = []
-  after(() => Promise.all(cleanups.map((cleanup) => cleanup())))
-  const freshDataDir = async () => {
-    const { dataDir, cleanup } = await createTestDatabase('embedded')
-    cleanups.push(cleanup)
-    return dataDir
-  }
+  const dataDirs = embeddedDataDirs()
+  after(() => dataDirs.cleanup())
+  const freshDataDir = dataDirs.fresh
 
   it('keeps answering /healthz within 100 ms while a query runs for seconds', async () => {
     const server = await startTestServer('embedded')

@@ -59,3 +59,19 @@ async function withAdminClient<T>(url: string, work: (client: pg.Client) => Prom
     await client.end()
   }
 }
+
+/**
+ * Fresh embedded data folders for tests that start their own server processes; `cleanup`
+ * (for `after`) removes every one handed out.
+ */
+export function embeddedDataDirs() {
+  const cleanups: Array<() => Promise<void>> = []
+  return {
+    fresh: async () => {
+      const { dataDir, cleanup } = await createTestDatabase('embedded')
+      cleanups.push(cleanup)
+      return dataDir
+    },
+    cleanup: () => Promise.all(cleanups.map((cleanup) => cleanup())),
+  }
+}

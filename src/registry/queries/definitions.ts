@@ -1,21 +1,12 @@
 import { sql } from 'kysely'
 import type { Executor } from '../../db/database.js'
-import type { DefinitionRow, ModelKind } from '../../db/tables.js'
+import type { DefinitionRow, ModelFields } from '../../db/tables.js'
 import { SYSTEM_USER } from '../../identity/handles.js'
 
 /** A definition with its owner's handle. */
 export type DefinitionView = DefinitionRow & { owner: string }
 
-export interface DefinitionValues {
-  kind: ModelKind
-  api_standard: string
-  endpoint: string
-  model: string
-  dimensions: number | null
-  context_limit: number | null
-  description: string | null
-  is_public: boolean
-}
+export type DefinitionValues = ModelFields & { is_public: boolean }
 
 export const findDefinition = (db: Executor, ownerHandle: string, handle: string): Promise<DefinitionView | undefined> =>
   db

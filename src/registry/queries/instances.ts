@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Executor } from '../../db/database.js'
-import type { InstanceRow, ModelKind, ShareRole } from '../../db/tables.js'
+import type { InstanceRow, ModelFields, ShareRole } from '../../db/tables.js'
 
 /** An instance with its owner's handle, its definition's name, and the share role of one user. */
 export type InstanceView = InstanceRow & {
@@ -10,15 +10,7 @@ export type InstanceView = InstanceRow & {
   share_role: ShareRole | null
 }
 
-export interface InstanceValues {
-  kind: ModelKind
-  api_standard: string
-  endpoint: string
-  model: string
-  dimensions: number | null
-  context_limit: number | null
-  description: string | null
-}
+export type InstanceValues = ModelFields
 
 /** `shareUserId`: whose share role to report (the caller's), or null. */
 export const findInstance = (db: Executor, ownerHandle: string, handle: string, shareUserId: number | null): Promise<InstanceView | undefined> =>
