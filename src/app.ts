@@ -14,8 +14,13 @@ import { Problem } from './http/schemas.js'
 import { installValidation } from './http/validation.js'
 import { ApiKeyVerifier } from './identity/api-keys.js'
 import { identityRoutes } from './identity/routes.js'
+import { adminRoutes } from './admin/routes.js'
+import { embeddingRoutes } from './embeddings/routes.js'
+import { projectRoutes } from './projects/routes.js'
 import { registryRoutes } from './registry/routes.js'
 import type { Keyring } from './secrets/keyring.js'
+import type { VectorEngine } from './vectors/engine.js'
+import { similarityRoutes } from './vectors/routes.js'
 
 export interface AppOptions {
   config: Config
@@ -23,6 +28,8 @@ export interface AppOptions {
   adminKey: string
   /** Encrypts and decrypts stored provider keys. */
   keyring: Keyring
+  /** The similarity search engine; null when the database has no vector support. */
+  engine: VectorEngine | null
   logger: Logger
   /** How often key usage is written to the database (tests shorten it). */
   keyUsageFlushMs?: number
@@ -45,8 +52,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return typeof incoming === 'string' && CLIENT_REQUEST_ID.test(incoming) ? incoming : randomUUID()
     },
     bodyLimit: config.bodyLimit,
-    // Handles may not carry dots at the end or double slashes; keep routing strict and exact.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    // A text_id of 1,000 characters may take 12,000 once percent-encoded.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   })
@@ -104,6 +111,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { database })
   await app.register(identityRoutes, { db: database.db, keys })
   await app.register(registryRoutes, { db: database.db, keyring: options.keyring, egress: config.egress })
+  const { engine } = options
+  const vectorsUnavailable = engine ? null : (database.capabilities.vectorsUnavailableReason ?? 'pgvector is not installed')
+  await app.register(projectRoutes, { db: database.db, engine })
+  await app.register(embeddingRoutes, { db: database.db, engine, vectorsUnavailable })
+  await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable })
+  await app.register(adminRoutes, { database, engine, allowReset: config.allowReset })
+  if (engine) app.addHook('onClose', async () => engine.close())
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger())
 
   return app

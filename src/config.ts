@@ -34,6 +34,18 @@ export interface Config {
   shutdownTimeoutMs: number
   /** Connections in the pool to a PostgreSQL server (the embedded database always uses one). */
   dbPoolSize: number
+  /** `POST /v1/admin/reset` wipes all data; off unless explicitly enabled (LLMBASE_ALLOW_RESET). */
+  allowReset: boolean
+  /** How similarity search runs; see docs/embeddings.md. */
+  vectors: VectorSettings
+}
+
+export interface VectorSettings {
+  exactSearchMaxRows: number
+  efSearch: number
+  m: number
+  efConstruction: number
+  buildDelayMs: number
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -117,6 +129,14 @@ export function loadConfig(
     bodyLimit: parseByteSize(nonEmpty(env.BODY_LIMIT) ?? '32MiB', 'BODY_LIMIT', problems),
     shutdownTimeoutMs: parseInteger(nonEmpty(env.LLMBASE_SHUTDOWN_TIMEOUT_MS) ?? '10000', 'LLMBASE_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000, problems),
     dbPoolSize: parseInteger(nonEmpty(env.LLMBASE_DB_POOL_SIZE) ?? '10', 'LLMBASE_DB_POOL_SIZE', 1, 1000, problems),
+    allowReset: parseBoolean(nonEmpty(env.LLMBASE_ALLOW_RESET) ?? 'false', 'LLMBASE_ALLOW_RESET', problems),
+    vectors: {
+      exactSearchMaxRows: parseInteger(nonEmpty(env.LLMBASE_EXACT_SEARCH_MAX_ROWS) ?? '20000', 'LLMBASE_EXACT_SEARCH_MAX_ROWS', 0, 100_000_000, problems),
+      efSearch: parseInteger(nonEmpty(env.LLMBASE_HNSW_EF_SEARCH) ?? '100', 'LLMBASE_HNSW_EF_SEARCH', 1, 1000, problems),
+      m: parseInteger(nonEmpty(env.LLMBASE_HNSW_M) ?? '16', 'LLMBASE_HNSW_M', 2, 100, problems),
+      efConstruction: parseInteger(nonEmpty(env.LLMBASE_HNSW_EF_CONSTRUCTION) ?? '128', 'LLMBASE_HNSW_EF_CONSTRUCTION', 4, 1000, problems),
+      buildDelayMs: parseInteger(nonEmpty(env.LLMBASE_INDEX_BUILD_DELAY_MS) ?? '2000', 'LLMBASE_INDEX_BUILD_DELAY_MS', 0, 3_600_000, problems),
+    },
   }
   if (config.adminKey !== undefined && config.adminKey.length < 32) {
     problems.push('LLMBASE_ADMIN_KEY must be at least 32 characters long')
@@ -153,6 +173,14 @@ function parseInteger(raw: string, name: string, min: number, max: number, probl
     return min
   }
   return value
+}
+
+function parseBoolean(raw: string, name: string, problems: string[]): boolean {
+  const value = raw.toLowerCase()
+  if (['true', '1', 'yes', 'on'].includes(value)) return true
+  if (['false', '0', 'no', 'off'].includes(value)) return false
+  problems.push(`${name} must be true or false (got "${raw}")`)
+  return false
 }
 
 const SIZE_UNITS: Record<string, number> = {

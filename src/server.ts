@@ -6,6 +6,7 @@ import { type Database, openDatabase } from './db/database.js'
 import { migrateUp } from './db/migrate.js'
 import { resolveSecrets, type ResolvedSecrets } from './data-folder.js'
 import { createKeyring } from './secrets/keyring.js'
+import { PgvectorEngine, pgvectorSessionSettings } from './vectors/pgvector/engine.js'
 import { reportUnreadableSecrets } from './secrets/startup-check.js'
 
 export interface RunningServer {
@@ -20,7 +21,13 @@ export interface RunningServer {
 
 /** Opens the database configured in `config`, migrating it to the latest version. */
 export async function openMigratedDatabase(config: Config, logger: Logger): Promise<Database> {
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, logger })
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolSize: config.dbPoolSize,
+    logger,
+    sessionSettings: pgvectorSessionSettings(config.vectors),
+  })
   try {
     const applied = await migrateUp(database.pool, { capabilities: database.capabilities })
     for (const m of applied) logger.info({ migration: `${m.version}_${m.name}` }, 'migration applied')
@@ -39,7 +46,9 @@ export async function startServer(config: Config, logger: Logger, options: { key
   let app: FastifyInstance
   try {
     await reportUnreadableSecrets(database.db, keyring, logger)
-    app = await buildApp({ config, database, adminKey: secrets.adminKey, keyring, logger, ...options })
+    const engine = database.capabilities.vectors ? new PgvectorEngine(database, config.vectors, logger) : null
+    await engine?.start()
+    app = await buildApp({ config, database, adminKey: secrets.adminKey, keyring, engine, logger, ...options })
     await app.listen({ host: config.host, port: config.port })
   } catch (error) {
     await database.close()

@@ -38,6 +38,11 @@ export interface OpenDatabaseOptions {
   dataDir: string
   poolSize: number
   logger: Logger
+  /**
+   * Settings applied to every connection when it opens (`set_config(name, value, false)`),
+   * such as the vector engine's search parameters.
+   */
+  sessionSettings?: Record<string, string>
 }
 
 /**
@@ -88,6 +93,15 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   // An idle client that loses its connection must not crash the process; the next query
   // reconnects or fails with an error the request handler maps to 503.
   pool.on('error', (error) => logger.warn({ err: error }, 'database connection lost'))
+  const settings = Object.entries(options.sessionSettings ?? {})
+  if (settings.length > 0) {
+    // Queued on the new client before anything else can use it, so every query sees them.
+    pool.on('connect', (client) => {
+      client
+        .query(`select ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(', ')}`, settings.flat())
+        .catch((error) => logger.warn({ err: error }, 'could not apply the session settings'))
+    })
+  }
 
   let serverVersion: string
   try {

@@ -13,6 +13,10 @@ export interface Tables {
   llm_definition_shares: LlmDefinitionSharesTable
   llm_instances: LlmInstancesTable
   llm_instance_shares: LlmInstanceSharesTable
+  projects: ProjectsTable
+  project_shares: ProjectSharesTable
+  embeddings: EmbeddingsTable
+  vector_indexes: VectorIndexesTable
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
@@ -113,4 +117,50 @@ export interface LlmInstanceSharesTable {
   user_id: number
   role: ShareRole
   created_at: Timestamp
+}
+
+export interface ProjectsTable {
+  id: Generated<number>
+  owner_id: number
+  handle: string
+  description: string | null
+  instance_id: number | null
+  metadata_schema: ColumnType<unknown, string | null, string | null> | null
+  public_read: boolean
+  embedding_count: Generated<number>
+  embeddings_updated_at: Date | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+export type ProjectRow = Selectable<ProjectsTable>
+
+export interface ProjectSharesTable {
+  project_id: number
+  user_id: number
+  role: ShareRole
+  created_at: Timestamp
+}
+
+export interface EmbeddingsTable {
+  id: Generated<number>
+  project_id: number
+  text_id: string
+  text: string | null
+  /** pgvector `vector`; written as a binary parameter, read as its text form `[1,2,3]`. */
+  vector: ColumnType<string, Buffer, Buffer>
+  dimensions: number
+  metadata: ColumnType<unknown, string | null, string | null> | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface VectorIndexesTable {
+  project_id: number
+  index_name: string
+  dimensions: number
+  state: 'building' | 'ready' | 'failed'
+  rows_at_build: number
+  error: string | null
+  started_at: Timestamp
+  finished_at: Date | null
 }

@@ -4,6 +4,7 @@ import { checkBody } from '../http/validation.js'
 import { isAdmin, isUser } from '../identity/caller.js'
 import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
 import { findUserByHandle } from '../identity/queries.js'
+import { findProjectsUsingInstance } from '../projects/queries.js'
 import { type Keyring, open, seal, UnknownKeyError } from '../secrets/keyring.js'
 import {
   type AccessRole,
@@ -92,6 +93,12 @@ export async function putInstance(ctx: RegistryContext, ownerHandle: string, pat
   await assertApiStandardExists(ctx.db, values.api_standard)
   const key = sealKey(ctx.keyring, input.api_key)
   if (existing) {
+    if (values.dimensions !== existing.dimensions || values.kind !== existing.kind) {
+      const projects = await findProjectsUsingInstance(ctx.db, existing.id, { withEmbeddingsOnly: true })
+      if (projects.length > 0) {
+        throw new AppError('instance_in_use', `instance ${owner}/${handle} serves projects holding embeddings of ${existing.dimensions} dimensions (${projects.join(', ')}); its kind and dimensions cannot change`)
+      }
+    }
     await q.updateInstance(ctx.db, existing.id, values, key)
     return { owner, instance_handle: handle, instance_id: existing.id }
   }
@@ -165,6 +172,10 @@ export async function listInstances(ctx: RegistryContext, userHandle: string, pa
 export async function deleteInstance(ctx: RegistryContext, ownerHandle: string, handle: string) {
   const { instance, role } = await getVisibleInstance(ctx, ownerHandle, handle)
   assertOwnerOrAdmin(role, instance, 'delete')
+  const projects = await findProjectsUsingInstance(ctx.db, instance.id, { withEmbeddingsOnly: false })
+  if (projects.length > 0) {
+    throw new AppError('instance_in_use', `instance ${instance.owner}/${instance.handle} is used by projects ${projects.join(', ')}; bind them to another instance or delete them first`)
+  }
   await q.deleteInstance(ctx.db, instance.id)
 }
 

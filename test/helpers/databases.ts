@@ -14,6 +14,21 @@ export type DatabaseKind = 'embedded' | 'postgres'
 
 export const DATABASES: DatabaseKind[] = process.env.TEST_DATABASE_URL ? ['embedded', 'postgres'] : ['embedded']
 
+/**
+ * The databases that can run the vector suites: the embedded one always (it ships pgvector),
+ * the server only when it offers pgvector. A server without it runs the suite that checks
+ * that vector routes answer 503 instead.
+ */
+export const VECTOR_DATABASES: DatabaseKind[] = [
+  'embedded',
+  ...(process.env.TEST_DATABASE_URL && (await serverHasPgvector(process.env.TEST_DATABASE_URL)) ? (['postgres'] as const) : []),
+]
+export const DATABASES_WITHOUT_VECTORS: DatabaseKind[] = DATABASES.filter((kind) => !VECTOR_DATABASES.includes(kind))
+
+async function serverHasPgvector(url: string): Promise<boolean> {
+  return withAdminClient(url, async (client) => (await client.query("select 1 from pg_available_extensions where name = 'vector'")).rowCount === 1)
+}
+
 export interface TestDatabase {
   kind: DatabaseKind
   /** Environment for the server: DATABASE_URL or LLMBASE_DATA_DIR. */

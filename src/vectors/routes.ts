@@ -1,0 +1,43 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import type { Executor } from '../db/database.js'
+import { requireVectors } from './capability.js'
+import type { VectorEngine } from './engine.js'
+import * as s from './schemas.js'
+import { type SearchContext, searchById, searchByVector } from './search.js'
+
+const tags = ['similarity search']
+
+/** `/v1/similars/{user}/{project}…`: nearest neighbours by stored record or by vector. */
+export const similarityRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null; vectorsUnavailable: string | null }> = async (
+  app,
+  { db, engine, vectorsUnavailable },
+) => {
+  const ctx = (request: FastifyRequest): SearchContext => ({ db, engine: engine as VectorEngine, caller: request.caller })
+  app.addHook('preValidation', requireVectors(vectorsUnavailable))
+
+  app.get('/v1/similars/:user_handle/:project_handle/:text_id', {
+    config: { auth: 'optional' },
+    schema: {
+      operationId: 'similars.byId',
+      summary: 'Records most similar to a stored record (itself excluded)',
+      tags,
+      params: s.SearchByIdParams,
+      querystring: s.SearchQuery,
+      response: { 200: s.SearchResults, ...s.problemResponses },
+    },
+  }, async (request) => searchById(ctx(request), request.params.user_handle, request.params.project_handle, request.params.text_id, request.query))
+
+  app.post('/v1/similars/:user_handle/:project_handle', {
+    config: { auth: 'optional' },
+    schema: {
+      operationId: 'similars.byVector',
+      summary: 'Records most similar to a vector (not stored), optionally filtered by metadata',
+      tags,
+      params: s.SearchParams,
+      querystring: s.SearchQuery,
+      body: s.SearchByVector,
+      response: { 200: s.SearchResults, ...s.problemResponses },
+    },
+  }, async (request) => searchByVector(ctx(request), request.params.user_handle, request.params.project_handle, request.body, request.query))
+}
