@@ -116,7 +116,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(projectRoutes, { db: database.db, engine })
   await app.register(embeddingRoutes, { db: database.db, engine, vectorsUnavailable })
   await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable })
-  await app.register(adminRoutes, { database, engine, allowReset: config.allowReset })
+  await app.register(adminRoutes, { database, engine, keys, allowReset: config.allowReset })
   if (engine) app.addHook('onClose', async () => engine.close())
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger())
 

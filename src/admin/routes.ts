@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import type { Database } from '../db/database.js'
 import { errors } from '../http/errors.js'
 import { problemResponses } from '../http/schemas.js'
+import type { ApiKeyVerifier } from '../identity/api-keys.js'
 import { isAdmin } from '../identity/caller.js'
 import type { VectorEngine } from '../vectors/engine.js'
 import { resetAll, sanityCheck } from './service.js'
@@ -19,9 +20,9 @@ const SanityReport = Type.Object({
 })
 
 /** `/v1/admin/…`: the audit of stored data, and the reset for test setups. */
-export const adminRoutes: FastifyPluginAsyncTypebox<{ database: Database; engine: VectorEngine | null; allowReset: boolean }> = async (
+export const adminRoutes: FastifyPluginAsyncTypebox<{ database: Database; engine: VectorEngine | null; keys: Pick<ApiKeyVerifier, 'invalidate'>; allowReset: boolean }> = async (
   app,
-  { database, engine, allowReset },
+  { database, engine, keys, allowReset },
 ) => {
   app.get('/v1/admin/sanity-check', {
     schema: { operationId: 'admin.sanityCheck', summary: 'Check stored embeddings against their instances and metadata schemas (admin)', tags, response: { 200: SanityReport, ...problemResponses } },
@@ -32,6 +33,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ database: Database; engine
 
   const reset = async (request: { caller: Parameters<typeof resetAll>[2]['caller'] }, reply: { code: (n: number) => { send: (body: null) => unknown } }) => {
     await resetAll(database, engine, { allowed: allowReset, caller: request.caller })
+    keys.invalidate()
     return reply.code(204).send(null)
   }
   app.post('/v1/admin/reset', {

@@ -33,7 +33,8 @@ for (const kind of DATABASES) {
 
     it('takes every migration down and up again on a database holding data, restoring the same schema', async () => {
       const { database } = server.running
-      const all = loadMigrations()
+      // Migrations that wait for a capability this database lacks (pgvector) are not applied here.
+      const all = loadMigrations().filter((m) => m.requires.every((capability) => database.capabilities[capability]))
       const original = await schemaOf(database)
       for (let steps = 1; steps <= all.length; steps++) {
         const reverted = await migrateDown(database.pool, { steps })
@@ -43,7 +44,8 @@ for (const kind of DATABASES) {
         assert.deepEqual(await schemaOf(database), original)
       }
       const status = await migrationStatus(database.pool, { capabilities: database.capabilities })
-      assert.ok(status.every((m) => m.state === 'applied' && !m.modified))
+      assert.ok(status.every((m) => (m.state === 'applied' && !m.modified) || m.state === 'waiting'))
+      assert.equal(status.filter((m) => m.state === 'applied').length, all.length)
       // The first migration seeds _system again after a full round trip.
       assert.equal((await server.request('GET', '/v1/users/_system')).status, 200)
     })
@@ -110,7 +112,8 @@ for (const kind of DATABASES.filter((k) => k === 'postgres')) {
       const database = await openDatabase({ url: testDb.env.DATABASE_URL, dataDir: testDb.dataDir, poolSize: 1, logger: silent })
       try {
         const rows = await database.pool.query('select version, count(*) over (partition by version) as n from schema_migrations')
-        assert.equal(rows.rows.length, loadMigrations().length)
+        const applicable = loadMigrations().filter((m) => m.requires.every((capability) => database.capabilities[capability]))
+        assert.equal(rows.rows.length, applicable.length)
         assert.ok(rows.rows.every((r) => Number(r.n) === 1))
       } finally {
         await database.close()

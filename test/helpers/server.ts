@@ -114,7 +114,8 @@ export function requester(baseUrl: string, defaultKey: string | null): Requester
     const response = await fetch(baseUrl + path, { method, headers, body })
     const text = await response.text()
     let parsed: unknown = text
-    if (/json/.test(response.headers.get('content-type') ?? '') && text) parsed = JSON.parse(text)
+    // JSON and problem+json, not NDJSON (several documents, one per line).
+    if (/\bjson/.test(response.headers.get('content-type') ?? '') && text) parsed = JSON.parse(text)
     return { status: response.status, headers: response.headers, body: parsed, text }
   }
 }

@@ -58,7 +58,8 @@ export class PgvectorEngine implements VectorEngine {
       ...(request.excludeMetadata ? [exclusionSql(request.excludeMetadata.key, request.excludeMetadata.value)] : []),
       ...(request.excludeTextId !== undefined ? [sql<boolean>`text_id <> ${request.excludeTextId}`] : []),
     ]
-    const where = sql.join([sql`project_id = ${sql.lit(project.id)}`, ...filters], sql` and `)
+    // Each condition in its own parentheses: an OR inside one must not escape the project.
+    const where = sql.join([sql`project_id = ${sql.lit(project.id)}`, ...filters.map((f) => sql`(${f})`)], sql` and `)
     const indexed = await this.useIndex(project, where, filters.length > 0)
     const distance = distanceSql(project.dimensions, indexed, encodeVector(request.vector))
     const columns = [

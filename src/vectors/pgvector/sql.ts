@@ -22,19 +22,20 @@ export function conditionSql(condition: Condition): RawBuilder<boolean> {
       return condition.value ? sql<boolean>`(${value}) is not null` : sql<boolean>`(${value}) is null`
     default: {
       // Ranges compare numbers with numbers and strings with strings (in byte order); a value
-      // of the other type never matches.
+      // of the other type never matches. CASE, because AND does not promise to test the type
+      // before the cast, and casting the string "1790" to numeric would fail the query.
       const operator = sql.raw({ gt: '>', gte: '>=', lt: '<', lte: '<=' }[condition.op])
       if (typeof condition.value === 'number') {
-        return sql<boolean>`(jsonb_typeof(${value}) = 'number' and (${value})::numeric ${operator} ${condition.value}::numeric)`
+        return sql<boolean>`(case when jsonb_typeof(${value}) = 'number' then (${value})::numeric ${operator} ${condition.value}::numeric else false end)`
       }
-      return sql<boolean>`(jsonb_typeof(${value}) = 'string' and (metadata #>> ${condition.path}::text[]) collate "C" ${operator} ${String(condition.value)})`
+      return sql<boolean>`(case when jsonb_typeof(${value}) = 'string' then (metadata #>> ${condition.path}::text[]) collate "C" ${operator} ${String(condition.value)} else false end)`
     }
   }
 }
 
 /** The reference API's `metadata_path`/`metadata_value` exclusion; records without the key stay. */
 export const exclusionSql = (key: string, value: string) =>
-  sql<boolean>`(metadata ->> ${key}) is null or trim(metadata ->> ${key}) <> trim(${value})`
+  sql<boolean>`((metadata ->> ${key}) is null or trim(metadata ->> ${key}) <> trim(${value}))`
 
 /**
  * The distance expression. With `indexed`, it is written exactly as the project's partial
