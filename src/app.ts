@@ -16,6 +16,7 @@ import { ApiKeyVerifier } from './identity/api-keys.js'
 import { identityRoutes } from './identity/routes.js'
 import { adminRoutes } from './admin/routes.js'
 import { embeddingRoutes } from './embeddings/routes.js'
+import { ProjectLookup } from './projects/lookup.js'
 import { projectRoutes } from './projects/routes.js'
 import { registryRoutes } from './registry/routes.js'
 import type { Keyring } from './secrets/keyring.js'
@@ -113,9 +114,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(registryRoutes, { db: database.db, keyring: options.keyring, egress: config.egress })
   const { engine } = options
   const vectorsUnavailable = engine ? null : (database.capabilities.vectorsUnavailableReason ?? 'pgvector is not installed')
-  await app.register(projectRoutes, { db: database.db, engine })
-  await app.register(embeddingRoutes, { db: database.db, engine, vectorsUnavailable })
-  await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable })
+  const lookup = new ProjectLookup(database.db)
+  // Any request that may have written forgets the projects the read path remembered.
+  app.addHook('onResponse', async (request) => {
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method) && !request.routeOptions.config.readOnly) lookup.clear()
+  })
+  await app.register(projectRoutes, { db: database.db, engine, lookup })
+  await app.register(embeddingRoutes, { db: database.db, engine, vectorsUnavailable, lookup })
+  await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable, lookup })
   await app.register(adminRoutes, { database, engine, keys, allowReset: config.allowReset })
   if (engine) app.addHook('onClose', async () => engine.close())
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger())

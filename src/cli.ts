@@ -8,7 +8,7 @@ import { type Database, openDatabase } from './db/database.js'
 import { createKeyring, type Keyring } from './secrets/keyring.js'
 import { checkSecrets, importPlaintextSecrets, rotateSecrets } from './secrets/maintenance.js'
 import { migrateDown, migrateUp, migrationStatus } from './db/migrate.js'
-import { createLogger } from './logger.js'
+import { createLogger, flushLog } from './logger.js'
 import { createUserFromCli } from './identity/cli.js'
 import { openMigratedDatabase, startServer } from './server.js'
 
@@ -48,10 +48,12 @@ databaseOptions(
     server.close().then(
       () => {
         logger.info('stopped')
+        flushLog(logger)
         process.exit(0)
       },
       (error) => {
         logger.error({ err: error }, 'shutdown failed')
+        flushLog(logger)
         process.exit(1)
       },
     )
@@ -60,6 +62,7 @@ databaseOptions(
   process.on('SIGINT', () => stop('SIGINT'))
   server.database.events.on('failure', () => {
     logger.fatal('the database is gone; exiting so that a supervisor can restart llmbase')
+    flushLog(logger)
     process.exit(1)
   })
 })

@@ -135,7 +135,7 @@ export function loadConfig(
       efSearch: parseInteger(nonEmpty(env.LLMBASE_HNSW_EF_SEARCH) ?? '100', 'LLMBASE_HNSW_EF_SEARCH', 1, 1000, problems),
       m: parseInteger(nonEmpty(env.LLMBASE_HNSW_M) ?? '16', 'LLMBASE_HNSW_M', 2, 100, problems),
       efConstruction: parseInteger(nonEmpty(env.LLMBASE_HNSW_EF_CONSTRUCTION) ?? '128', 'LLMBASE_HNSW_EF_CONSTRUCTION', 4, 1000, problems),
-      buildDelayMs: parseInteger(nonEmpty(env.LLMBASE_INDEX_BUILD_DELAY_MS) ?? '2000', 'LLMBASE_INDEX_BUILD_DELAY_MS', 0, 3_600_000, problems),
+      buildDelayMs: parseInteger(nonEmpty(env.LLMBASE_INDEX_BUILD_DELAY_MS) ?? '10000', 'LLMBASE_INDEX_BUILD_DELAY_MS', 0, 3_600_000, problems),
     },
   }
   if (config.adminKey !== undefined && config.adminKey.length < 32) {

@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, type Transaction } from 'kysely'
 import pg from 'pg'
 import type { Logger } from 'pino'
 import { startEmbeddedPostgres } from './embedded/index.js'
+import { withPreparedStatements } from './prepared.js'
 import type { Tables } from './tables.js'
 
 export type DatabaseKind = 'embedded' | 'postgres'
@@ -59,6 +60,15 @@ const typeParsers = {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   const { logger } = options
   const events = new EventEmitter()
+  const settings = Object.entries(options.sessionSettings ?? {})
+  // Runs on every new connection before anything can use it (pg-pool's onConnect hook).
+  const onConnect = async (client: pg.ClientBase) => {
+    // Every socket connection to the embedded database shares its one session: a new client
+    // must not find the statements an earlier one prepared (see prepared.ts).
+    await client.query('deallocate all')
+    if (settings.length === 0) return
+    await client.query(`select ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(', ')}`, settings.flat())
+  }
   let pool: pg.Pool
   let stopEmbedded: (() => Promise<void>) | undefined
   let kind: DatabaseKind
@@ -71,6 +81,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 30_000,
       application_name: 'llmbase',
+      onConnect,
     })
   } else {
     kind = 'embedded'
@@ -88,20 +99,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       types: typeParsers,
       connectionTimeoutMillis: 60_000,
       idleTimeoutMillis: 0,
+      onConnect,
     })
   }
   // An idle client that loses its connection must not crash the process; the next query
   // reconnects or fails with an error the request handler maps to 503.
   pool.on('error', (error) => logger.warn({ err: error }, 'database connection lost'))
-  const settings = Object.entries(options.sessionSettings ?? {})
-  if (settings.length > 0) {
-    // Queued on the new client before anything else can use it, so every query sees them.
-    pool.on('connect', (client) => {
-      client
-        .query(`select ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(', ')}`, settings.flat())
-        .catch((error) => logger.warn({ err: error }, 'could not apply the session settings'))
-    })
-  }
 
   let serverVersion: string
   try {
@@ -113,7 +116,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     throw error
   }
 
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) })
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) as unknown as pg.Pool }) })
   const database: Database = {
     kind,
     db,

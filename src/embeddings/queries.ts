@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Executor } from '../db/database.js'
+import { prepared } from '../db/prepared.js'
 import { encodeVector } from '../vectors/codec.js'
 
 export interface EmbeddingWrite {
@@ -33,30 +34,51 @@ export async function lockExisting(db: Executor, projectId: number, textIds: str
 }
 
 /**
- * Inserts or replaces rows, vectors as binary parameters (see `encodeVector`). Returns how
- * many rows are new, so that the project's count stays right.
+ * The reference API's update rule, in SQL: text sent empty keeps the stored text; metadata sent
+ * as an object is shallow-merged into the stored object (a key set to null is removed); other
+ * metadata replaces it; metadata not sent keeps it.
  */
-export async function upsertEmbeddings(db: Executor, projectId: number, dimensions: number, rows: EmbeddingWrite[]): Promise<number> {
-  let inserted = 0
+const MERGED_TEXT = sql`coalesce(nullif(excluded.text, ''), embeddings.text)`
+const MERGED_METADATA = sql`case
+  when excluded.metadata is null then embeddings.metadata
+  when jsonb_typeof(excluded.metadata) = 'object' then (
+    select coalesce(jsonb_object_agg(merged.key, merged.value), '{}'::jsonb)
+    from jsonb_each(case when jsonb_typeof(embeddings.metadata) = 'object' then embeddings.metadata else '{}'::jsonb end || excluded.metadata) as merged
+    where merged.value <> 'null'::jsonb)
+  else excluded.metadata
+end`
+
+/**
+ * Inserts or replaces rows, vectors as binary parameters (see `encodeVector`), and keeps the
+ * project's row count and last-write time in step, all in one statement per 1,000 rows: a
+ * batch into a project without a schema is one round trip and needs no transaction.
+ * `merge`: apply the update rule in the database (rows carry the values as sent); without
+ * it, rows carry final values, merged by the caller.
+ */
+export async function upsertEmbeddings(db: Executor, projectId: number, dimensions: number, rows: EmbeddingWrite[], options: { merge: boolean }): Promise<void> {
   for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
     const chunk = rows.slice(start, start + ROWS_PER_STATEMENT)
     const values = chunk.map(
       (row) =>
         sql`(${projectId}::bigint, ${row.text_id}::text, ${row.text}::text, ${encodeVector(row.vector)}::vector, ${dimensions}::int, ${row.metadata === undefined || row.metadata === null ? null : JSON.stringify(row.metadata)}::jsonb)`,
     )
-    const result = await sql<{ inserted: boolean }>`
-      insert into embeddings (project_id, text_id, text, vector, dimensions, metadata)
-      values ${sql.join(values)}
-      on conflict (project_id, text_id) do update set
-        text = excluded.text, vector = excluded.vector, dimensions = excluded.dimensions,
-        metadata = excluded.metadata, updated_at = now()
-      returning (xmax = 0) as inserted`.execute(db)
-    inserted += result.rows.filter((r) => r.inserted).length
+    await sql`
+      with written as (
+        insert into embeddings (project_id, text_id, text, vector, dimensions, metadata)
+        values ${sql.join(values)}
+        on conflict (project_id, text_id) do update set
+          text = ${options.merge ? MERGED_TEXT : sql`excluded.text`},
+          metadata = ${options.merge ? MERGED_METADATA : sql`excluded.metadata`},
+          vector = excluded.vector, dimensions = excluded.dimensions, updated_at = now()
+        returning (xmax = 0) as inserted)
+      update projects set
+        embedding_count = embedding_count + (select count(*) from written where inserted),
+        embeddings_updated_at = now()
+      where id = ${projectId}`.execute(db)
   }
-  return inserted
 }
 
-/** Keeps the project's row count and last-write time in step with a write of its embeddings. */
+/** Keeps the project's row count and last-write time in step with a deletion. */
 export const recordWrite = (db: Executor, projectId: number, added: number) =>
   sql`update projects set embedding_count = embedding_count + ${added}, embeddings_updated_at = now() where id = ${projectId}`.execute(db)
 
@@ -82,12 +104,13 @@ export const pageAfter = (db: Executor, projectId: number, after: string | null,
 
 /** The first of `candidates` that exists (see `textIdCandidates`). */
 export async function findEmbedding(db: Executor, projectId: number, candidates: string[]): Promise<StoredEmbedding | undefined> {
-  const rows = await db
-    .selectFrom('embeddings')
-    .select(['text_id', 'text', sql<string>`vector::text`.as('vector'), 'dimensions', 'metadata'])
-    .where('project_id', '=', projectId)
-    .where('text_id', '=', sql<string>`any(${candidates}::text[])`)
-    .execute()
+  const rows = await prepared(
+    db
+      .selectFrom('embeddings')
+      .select(['text_id', 'text', sql<string>`vector::text`.as('vector'), 'dimensions', 'metadata'])
+      .where('project_id', '=', projectId)
+      .where('text_id', '=', sql<string>`any(${candidates}::text[])`),
+  ).execute()
   return candidates.map((id) => rows.find((row) => row.text_id === id)).find((row) => row !== undefined)
 }
 

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Executor } from '../db/database.js'
+import type { ProjectLookup } from '../projects/lookup.js'
 import { AppError } from '../http/errors.js'
 import { getVisibleProject } from '../projects/service.js'
 import type { VectorEngine } from '../vectors/engine.js'
@@ -15,11 +16,11 @@ const tags = ['embeddings']
 const NDJSON = ['application/x-ndjson', 'application/jsonl', 'application/jsonlines']
 
 /** `/v1/embeddings/{user}/{project}…`: the records of a project, one by one, in batches, or streamed. */
-export const embeddingRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null; vectorsUnavailable: string | null }> = async (
+export const embeddingRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null; vectorsUnavailable: string | null; lookup: ProjectLookup }> = async (
   app,
-  { db, engine, vectorsUnavailable },
+  { db, engine, vectorsUnavailable, lookup },
 ) => {
-  const ctx = (request: FastifyRequest): service.EmbeddingsContext => ({ db, engine: engine as VectorEngine, caller: request.caller })
+  const ctx = (request: FastifyRequest): service.EmbeddingsContext => ({ db, engine: engine as VectorEngine, caller: request.caller, lookup: request.method === 'GET' ? lookup : undefined })
   app.addHook('preValidation', requireVectors(vectorsUnavailable))
   // An import body is read as a stream, never whole: it may be of any size.
   app.addContentTypeParser(NDJSON, (_request, payload, done) => done(null, payload))

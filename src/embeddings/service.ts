@@ -2,6 +2,7 @@ import type { Executor } from '../db/database.js'
 import { AppError } from '../http/errors.js'
 import type { Caller } from '../identity/caller.js'
 import { compileMetadataSchema, describeSchemaErrors, mergeMetadata } from '../projects/metadata.js'
+import type { ProjectLookup } from '../projects/lookup.js'
 import type { ProjectView } from '../projects/queries.js'
 import { getVisibleProject, type ProjectRole, requireProjectRole } from '../projects/service.js'
 import { firstNonFinite, parseVectorText } from '../vectors/codec.js'
@@ -20,13 +21,15 @@ export interface EmbeddingsContext {
   db: Executor
   caller: Caller
   engine: VectorEngine
+  lookup?: ProjectLookup
 }
 
 export const WRITERS: readonly ProjectRole[] = ['owner', 'admin', 'editor']
 
 /** A project the caller may write embeddings into, with its instance's dimensions. */
 export async function getWritableProject(ctx: EmbeddingsContext, ownerHandle: string, handle: string) {
-  const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
+  // Writes check access and read the schema afresh, never from the read path's memory.
+  const { project, role } = await getVisibleProject({ db: ctx.db, caller: ctx.caller }, ownerHandle, handle)
   requireProjectRole(role, WRITERS, project, 'write its embeddings')
   if (project.instance_id === null || project.dimensions === null) {
     throw new AppError('invalid_embedding', `project ${project.owner}/${project.handle} has no LLM service instance; bind one before uploading`)
@@ -99,31 +102,40 @@ export async function writeBatch(ctx: EmbeddingsContext, project: Awaited<Return
   if (recordProblems.length > 0) throw new BatchRejected('invalid_embedding', recordProblems, location)
   const schema = project.metadata_schema === null ? null : compileMetadataSchema(project.metadata_schema)
   if (schema && 'problem' in schema) throw new AppError('invalid_metadata_schema', `the project's metadata schema is not usable: ${schema.problem}`)
-  await ctx.db.transaction().execute(async (tx) => {
-    const stored = await q.lockExisting(tx, project.id, [...new Set(items.map((item) => item.text_id))])
-    const rows = new Map<string, q.EmbeddingWrite>()
-    const metadataProblems: Array<{ index: number; field: string; message: string }> = []
-    items.forEach((item, index) => {
-      const previous = rows.get(item.text_id) ?? stored.get(item.text_id)
-      const hasMetadata = item.metadata !== undefined && item.metadata !== null
-      const metadata = !previous ? (hasMetadata ? item.metadata : null) : hasMetadata ? mergeMetadata(previous.metadata, item.metadata) : previous.metadata
-      // The reference leaves stored metadata unchecked when an update brings none.
-      if (schema && (hasMetadata || !previous)) {
-        const reason =
-          metadata === null || metadata === undefined
-            ? 'metadata is required when project has a metadata schema defined'
-            : schema.validate(metadata)
-              ? null
-              : describeSchemaErrors(schema.validate.errors ?? [])
-        if (reason) metadataProblems.push({ index, field: 'metadata', message: `metadata validation failed for text_id '${item.text_id}': ${reason}` })
-      }
-      const text = item.text === undefined || item.text === null || item.text === '' ? (previous?.text ?? null) : item.text
-      rows.set(item.text_id, { text_id: item.text_id, text, vector: item.vector, metadata })
+  if (!schema) {
+    // Nothing to check after the merge, so the database merges (one statement per 1,000 rows).
+    // An id sent twice is written in rounds, each id once per round, so that the second
+    // update merges into the first exactly as if they had come in two requests.
+    const rounds = occurrenceRounds(items)
+    const write = (db: Executor) => forEachRound(rounds, (round) => q.upsertEmbeddings(db, project.id, project.dimensions, round.map(toWrite), { merge: true }))
+    if (rounds.length === 1 && items.length <= 1000) await write(ctx.db)
+    else await ctx.db.transaction().execute(write)
+  } else {
+    await ctx.db.transaction().execute(async (tx) => {
+      const stored = await q.lockExisting(tx, project.id, [...new Set(items.map((item) => item.text_id))])
+      const rows = new Map<string, q.EmbeddingWrite>()
+      const metadataProblems: Array<{ index: number; field: string; message: string }> = []
+      items.forEach((item, index) => {
+        const previous = rows.get(item.text_id) ?? stored.get(item.text_id)
+        const hasMetadata = item.metadata !== undefined && item.metadata !== null
+        const metadata = !previous ? (hasMetadata ? item.metadata : null) : hasMetadata ? mergeMetadata(previous.metadata, item.metadata) : previous.metadata
+        // The reference leaves stored metadata unchecked when an update brings none.
+        if (hasMetadata || !previous) {
+          const reason =
+            metadata === null || metadata === undefined
+              ? 'metadata is required when project has a metadata schema defined'
+              : schema.validate(metadata)
+                ? null
+                : describeSchemaErrors(schema.validate.errors ?? [])
+          if (reason) metadataProblems.push({ index, field: 'metadata', message: `metadata validation failed for text_id '${item.text_id}': ${reason}` })
+        }
+        const text = item.text === undefined || item.text === null || item.text === '' ? (previous?.text ?? null) : item.text
+        rows.set(item.text_id, { text_id: item.text_id, text, vector: item.vector, metadata })
+      })
+      if (metadataProblems.length > 0) throw new BatchRejected('invalid_metadata', metadataProblems, location)
+      await q.upsertEmbeddings(tx, project.id, project.dimensions, [...rows.values()], { merge: false })
     })
-    if (metadataProblems.length > 0) throw new BatchRejected('invalid_metadata', metadataProblems, location)
-    const added = await q.upsertEmbeddings(tx, project.id, project.dimensions, [...rows.values()])
-    await q.recordWrite(tx, project.id, added)
-  })
+  }
   ctx.engine.projectChanged(project.id)
   return items.map((item) => item.text_id)
 }
@@ -144,7 +156,7 @@ export async function getEmbedding(ctx: EmbeddingsContext, ownerHandle: string, 
 }
 
 export async function deleteEmbedding(ctx: EmbeddingsContext, ownerHandle: string, handle: string, textId: string) {
-  const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
+  const { project, role } = await getVisibleProject({ db: ctx.db, caller: ctx.caller }, ownerHandle, handle)
   requireProjectRole(role, WRITERS, project, 'delete its embeddings')
   const removed = await ctx.db.transaction().execute(async (tx) => {
     const row = await q.findEmbedding(tx, project.id, textIdCandidates(textId))
@@ -158,7 +170,7 @@ export async function deleteEmbedding(ctx: EmbeddingsContext, ownerHandle: strin
 }
 
 export async function deleteAllEmbeddings(ctx: EmbeddingsContext, ownerHandle: string, handle: string) {
-  const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
+  const { project, role } = await getVisibleProject({ db: ctx.db, caller: ctx.caller }, ownerHandle, handle)
   requireProjectRole(role, WRITERS, project, 'delete its embeddings')
   await ctx.engine.projectCleared(project.id)
   await ctx.db.transaction().execute(async (tx) => {
@@ -168,6 +180,24 @@ export async function deleteAllEmbeddings(ctx: EmbeddingsContext, ownerHandle: s
 }
 
 /** A stored record as the reference API returns it; absent text and metadata are left out (D8). */
+const toWrite = (item: EmbeddingInput): q.EmbeddingWrite => ({ text_id: item.text_id, text: item.text ?? null, vector: item.vector, metadata: item.metadata ?? null })
+
+/** Splits items into rounds in which every text_id occurs once, keeping their order. */
+function occurrenceRounds(items: EmbeddingInput[]): EmbeddingInput[][] {
+  const rounds: EmbeddingInput[][] = []
+  const seen = new Map<string, number>()
+  for (const item of items) {
+    const round = seen.get(item.text_id) ?? 0
+    seen.set(item.text_id, round + 1)
+    ;(rounds[round] ??= []).push(item)
+  }
+  return rounds
+}
+
+async function forEachRound<T>(rounds: T[], work: (round: T) => Promise<void>) {
+  for (const round of rounds) await work(round)
+}
+
 export function toEmbeddingResponse(project: ProjectView, row: q.StoredEmbedding) {
   return {
     text_id: row.text_id,

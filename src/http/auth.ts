@@ -15,6 +15,8 @@ declare module 'fastify' {
      * (health checks, API documentation).
      */
     auth?: 'required' | 'optional' | 'none'
+    /** A POST that only reads (a search): it does not make the server forget cached lookups. */
+    readOnly?: boolean
   }
 }
 

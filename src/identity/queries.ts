@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Executor } from '../db/database.js'
+import { prepared } from '../db/prepared.js'
 import type { ApiKeyRow, UserRow } from '../db/tables.js'
 import type { VerifiedKey } from './api-keys.js'
 
@@ -86,13 +87,14 @@ export const revokeApiKey = async (db: Executor, userId: number, keyId: string):
 }
 
 export const findActiveKeyByHash = (db: Executor, hash: Buffer): Promise<VerifiedKey | undefined> =>
-  db
-    .selectFrom('api_keys as k')
-    .innerJoin('users as u', 'u.id', 'k.user_id')
-    .select(['k.id as keyId', 'k.user_id as userId', 'k.expires_at as expiresAt', 'u.handle', 'u.role'])
-    .where('k.hash', '=', hash)
-    .where('k.revoked_at', 'is', null)
-    .executeTakeFirst()
+  prepared(
+    db
+      .selectFrom('api_keys as k')
+      .innerJoin('users as u', 'u.id', 'k.user_id')
+      .select(['k.id as keyId', 'k.user_id as userId', 'k.expires_at as expiresAt', 'u.handle', 'u.role'])
+      .where('k.hash', '=', hash)
+      .where('k.revoked_at', 'is', null),
+  ).executeTakeFirst()
 
 /** Records when keys were last used, all in one statement. */
 export const recordKeyUses = async (db: Executor, uses: Array<{ keyId: string; at: Date }>) => {

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Executor } from '../db/database.js'
+import { prepared } from '../db/prepared.js'
 import type { ProjectRow, ShareRole } from '../db/tables.js'
 
 /** A project with its owner's handle, its instance, and the share role of one user. */
@@ -12,7 +13,7 @@ export type ProjectView = ProjectRow & {
 }
 
 export const findProject = (db: Executor, ownerHandle: string, handle: string, shareUserId: number | null): Promise<ProjectView | undefined> =>
-  db
+  prepared(db
     .selectFrom('projects as p')
     .innerJoin('users as u', 'u.id', 'p.owner_id')
     .leftJoin('llm_instances as i', 'i.id', 'p.instance_id')
@@ -21,7 +22,7 @@ export const findProject = (db: Executor, ownerHandle: string, handle: string, s
     .selectAll('p')
     .select(['u.handle as owner', 'iu.handle as instance_owner', 'i.handle as instance_handle', 'i.dimensions', 's.role as share_role'])
     .where('u.handle', '=', ownerHandle)
-    .where('p.handle', '=', handle)
+    .where('p.handle', '=', handle))
     .executeTakeFirst()
 
 /** Projects a user owns or was given, each once, with its role. */

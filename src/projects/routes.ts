@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Executor } from '../db/database.js'
+import type { ProjectLookup } from './lookup.js'
 import type { VectorEngine } from '../vectors/engine.js'
 import * as s from './schemas.js'
 import * as service from './service.js'
@@ -9,8 +10,8 @@ import * as service from './service.js'
 const tags = ['projects']
 
 /** `/v1/projects/{user}…`: projects, their sharing and transfer. */
-export const projectRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null }> = async (app, { db, engine }) => {
-  const ctx = (request: FastifyRequest): service.ProjectsContext => ({ db, engine, caller: request.caller })
+export const projectRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null; lookup: ProjectLookup }> = async (app, { db, engine, lookup }) => {
+  const ctx = (request: FastifyRequest): service.ProjectsContext => ({ db, engine, caller: request.caller, lookup: request.method === 'GET' ? lookup : undefined })
   const base = '/v1/projects/:user_handle'
 
   app.put(`${base}/:project_handle`, {

@@ -8,6 +8,7 @@ import { findUserByHandle } from '../identity/queries.js'
 import type { UserRow } from '../db/tables.js'
 import { findInstance } from '../registry/queries/instances.js'
 import type { VectorEngine } from '../vectors/engine.js'
+import type { ProjectLookup } from './lookup.js'
 import { parseMetadataSchemaInput } from './metadata.js'
 import * as q from './queries.js'
 import { PROJECT_READ_ONLY, type ProjectInput, ProjectInput as ProjectInputSchema } from './schemas.js'
@@ -22,6 +23,8 @@ export interface ProjectsContext {
   caller: Caller
   /** Null when the database has no vector support. */
   engine: VectorEngine | null
+  /** For reads; writes look projects up afresh. */
+  lookup?: ProjectLookup
 }
 
 export type ProjectRole = 'owner' | 'admin' | 'editor' | 'reader' | 'public'
@@ -42,10 +45,12 @@ const callerId = (caller: Caller) => (caller.kind === 'user' ? caller.userId : n
  * A project the caller may see, with its role. Hidden and missing projects look the same:
  * 404 to a caller with a key, 401 to one without (it may simply have forgotten the key).
  */
-export async function getVisibleProject(ctx: Pick<ProjectsContext, 'db' | 'caller'>, ownerHandle: string, handle: string) {
+export async function getVisibleProject(ctx: Pick<ProjectsContext, 'db' | 'caller' | 'lookup'>, ownerHandle: string, handle: string) {
   const owner = normalizeHandle(ownerHandle)
   const name = normalizeHandle(handle)
-  const project = await q.findProject(ctx.db, owner, name, callerId(ctx.caller))
+  const project = ctx.lookup
+    ? await ctx.lookup.find(owner, name, callerId(ctx.caller))
+    : await q.findProject(ctx.db, owner, name, callerId(ctx.caller))
   const role = project ? roleOn(ctx.caller, project) : null
   if (!project || !role) {
     if (ctx.caller.kind === 'anonymous') throw errors.unauthorized()

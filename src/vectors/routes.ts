@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import type { Executor } from '../db/database.js'
+import type { ProjectLookup } from '../projects/lookup.js'
 import { requireVectors } from './capability.js'
 import type { VectorEngine } from './engine.js'
 import * as s from './schemas.js'
@@ -9,11 +10,11 @@ import { type SearchContext, searchById, searchByVector } from './search.js'
 const tags = ['similarity search']
 
 /** `/v1/similars/{user}/{project}…`: nearest neighbours by stored record or by vector. */
-export const similarityRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null; vectorsUnavailable: string | null }> = async (
+export const similarityRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null; vectorsUnavailable: string | null; lookup: ProjectLookup }> = async (
   app,
-  { db, engine, vectorsUnavailable },
+  { db, engine, vectorsUnavailable, lookup },
 ) => {
-  const ctx = (request: FastifyRequest): SearchContext => ({ db, engine: engine as VectorEngine, caller: request.caller })
+  const ctx = (request: FastifyRequest): SearchContext => ({ db, engine: engine as VectorEngine, caller: request.caller, lookup })
   app.addHook('preValidation', requireVectors(vectorsUnavailable))
 
   app.get('/v1/similars/:user_handle/:project_handle/:text_id', {
@@ -29,7 +30,7 @@ export const similarityRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine:
   }, async (request) => searchById(ctx(request), request.params.user_handle, request.params.project_handle, request.params.text_id, request.query))
 
   app.post('/v1/similars/:user_handle/:project_handle', {
-    config: { auth: 'optional' },
+    config: { auth: 'optional', readOnly: true },
     schema: {
       operationId: 'similars.byVector',
       summary: 'Records most similar to a vector (not stored), optionally filtered by metadata',

@@ -4,6 +4,7 @@ import { AppError, errors } from '../http/errors.js'
 import type { Caller } from '../identity/caller.js'
 import { findEmbedding } from '../embeddings/queries.js'
 import { textIdCandidates } from '../embeddings/text-id.js'
+import type { ProjectLookup } from '../projects/lookup.js'
 import type { ProjectView } from '../projects/queries.js'
 import { getVisibleProject } from '../projects/service.js'
 import { firstNonFinite, parseVectorText } from './codec.js'
@@ -16,6 +17,7 @@ export interface SearchContext {
   db: Executor
   caller: Caller
   engine: VectorEngine
+  lookup: ProjectLookup
 }
 
 type Query = Static<typeof SearchQuery>

@@ -17,6 +17,8 @@ create table embeddings (
   updated_at timestamptz not null default now()
 );
 create unique index embeddings_project_text_id_key on embeddings (project_id, text_id);
+-- Floats do not compress: long vectors go out of line as they are, without a futile attempt.
+alter table embeddings alter column vector set storage external;
 
 create table vector_indexes (
   project_id bigint primary key references projects (id) on delete cascade,

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Executor } from '../../db/database.js'
+import { prepared } from '../../db/prepared.js'
 import type { InstanceRow, ModelFields, ShareRole } from '../../db/tables.js'
 
 /** An instance with its owner's handle, its definition's name, and the share role of one user. */
@@ -14,7 +15,7 @@ export type InstanceValues = ModelFields
 
 /** `shareUserId`: whose share role to report (the caller's), or null. */
 export const findInstance = (db: Executor, ownerHandle: string, handle: string, shareUserId: number | null): Promise<InstanceView | undefined> =>
-  db
+  prepared(db
     .selectFrom('llm_instances as i')
     .innerJoin('users as u', 'u.id', 'i.owner_id')
     .leftJoin('llm_definitions as d', 'd.id', 'i.definition_id')
@@ -25,7 +26,7 @@ export const findInstance = (db: Executor, ownerHandle: string, handle: string, 
     .selectAll('i')
     .select(['u.handle as owner', 'du.handle as definition_owner', 'd.handle as definition_handle', 's.role as share_role'])
     .where('u.handle', '=', ownerHandle)
-    .where('i.handle', '=', handle)
+    .where('i.handle', '=', handle))
     .executeTakeFirst()
 
 /**
