@@ -214,7 +214,9 @@ async function benchApi(data: Data, dimensions: number): Promise<Measured> {
   // The server's own request log: how long each upload took inside the server.
   const serverMs: Record<string, number[]> = {}
   let logged = ''
+  const serverLog = process.env.BENCH_SERVER_LOG ? (await import('node:fs')).createWriteStream(process.env.BENCH_SERVER_LOG) : null
   server.stdout.on('data', (chunk) => {
+    serverLog?.write(chunk)
     logged += chunk
     const lines = logged.split('\n')
     logged = lines.pop() ?? ''
@@ -271,7 +273,14 @@ async function benchApi(data: Data, dimensions: number): Promise<Measured> {
       }
     })()
     for (;;) {
-      const state = (await call('GET', '/v1/projects/bench/corpus')).search_index
+      // While the embedded database builds, other queries wait for its one connection; a
+      // request that waits too long is told 503 with Retry-After.
+      const response = await fetch(`${url}/v1/projects/bench/corpus`, { headers: { authorization: `Bearer ${adminKey}` } })
+      if (response.status === 503) {
+        await response.text()
+        continue
+      }
+      const state = ((await response.json()) as { search_index?: { state: string } }).search_index
       if (state?.state === 'ready') break
       if (state?.state === 'failed') throw new Error('index build failed')
       await new Promise((resolve) => setTimeout(resolve, 100))

@@ -35,6 +35,6 @@ export function isConnectionError(error: unknown): boolean {
   const message = (error as Error | undefined)?.message ?? ''
   return (
     ['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT'].includes(code ?? '') ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(message)
+    /Connection terminated|Client has encountered a connection error/.test(message)
   )
 }

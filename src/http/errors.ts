@@ -90,5 +90,11 @@ export const errors = {
   validation: (issues: ValidationIssue[]) => new AppError('validation_failed', 'validation failed', { errors: issues }),
   capabilityUnavailable: (detail: string) => new AppError('capability_unavailable', detail),
   databaseUnavailable: (cause?: unknown) =>
-    new AppError('database_unavailable', 'the database is not reachable; try again shortly', { cause }),
+    new AppError('database_unavailable', 'the database is not reachable; try again shortly', { cause, headers: { 'retry-after': '5' } }),
+  /** No connection came free in time: on the embedded database, usually a vector index build. */
+  databaseBusy: (cause?: unknown) =>
+    new AppError('database_unavailable', 'the database is busy (for example building a vector index); try again shortly', {
+      cause,
+      headers: { 'retry-after': '10' },
+    }),
 }

@@ -63,6 +63,7 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
   if (isPgError(error, SQLSTATE.foreignKeyViolation)) {
     return new AppError('bad_request', 'the request refers to something that does not exist', { cause: error })
   }
+  if (/timeout exceeded when trying to connect/.test((error as Error).message ?? '')) return errors.databaseBusy(error)
   if (isConnectionError(error)) return errors.databaseUnavailable(error)
   // Other 4xx errors raised by Fastify itself (bad URL encoding, …) keep their status.
   const { statusCode = 500, code = '', message } = error as FastifyError

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import { encodeVector } from '../../src/vectors/codec.js'
 import { distanceSql } from '../../src/vectors/pgvector/sql.js'
-import { VECTOR_DATABASES } from '../helpers/databases.js'
+import { createTestDatabase, VECTOR_DATABASES } from '../helpers/databases.js'
 import { createUser, startTestServer, type TestServer } from '../helpers/server.js'
 import { exactNeighbours, gaussianMixture, recall } from '../helpers/vectors.js'
 
@@ -108,6 +108,40 @@ for (const kind of VECTOR_DATABASES) {
       assert.equal(project.body.search_index.search, 'exact')
       const indexes = await server.running.database.pool.query('select 1 from pg_indexes where indexname = $1', [`embeddings_hnsw_p${projectId}`])
       assert.equal(indexes.rowCount, 0)
+    })
+  })
+}
+
+for (const kind of VECTOR_DATABASES) {
+  describe(`vector indexes of deleted users on the ${kind} database`, () => {
+    it('are dropped at the next start', async () => {
+      const testDatabase = await createTestDatabase(kind)
+      try {
+        const first = await startTestServer(kind, { env, testDatabase })
+        const bob = await createUser(first, 'bob')
+        await first.request('PUT', '/v1/llm-instances/bob/eight', { key: bob.key, body: { instance_handle: 'eight', endpoint: 'https://api.example.org/e', model: 'm', dimensions: 8 } })
+        await first.request('PUT', '/v1/projects/bob/big', { key: bob.key, body: { project_handle: 'big', instance_handle: 'eight' } })
+        const embeddings = Array.from({ length: 1200 }, (_, i) => ({ text_id: `r${i}`, vector: Array.from({ length: 8 }, (_, d) => Math.sin(i * 7 + d)) }))
+        assert.equal((await first.request('POST', '/v1/embeddings/bob/big', { key: bob.key, body: { embeddings } })).status, 201)
+        const projectId = (await first.request('GET', '/v1/projects/bob/big', { key: bob.key })).body.project_id
+        const indexExists = async (server: typeof first) =>
+          (await server.running.database.pool.query('select 1 from pg_indexes where indexname = $1', [`embeddings_hnsw_p${projectId}`])).rowCount === 1
+        for (let waited = 0; !(await indexExists(first)); waited += 100) {
+          if (waited > 60_000) throw new Error('the index was not built')
+          await sleep(100)
+        }
+        assert.equal((await first.request('DELETE', '/v1/users/bob')).status, 204)
+        assert.equal(await indexExists(first), true, 'deleting the user removes the project, not its index')
+        await first.close()
+        const second = await startTestServer(kind, { env, testDatabase })
+        try {
+          assert.equal(await indexExists(second), false)
+        } finally {
+          await second.close()
+        }
+      } finally {
+        await testDatabase.cleanup()
+      }
     })
   })
 }

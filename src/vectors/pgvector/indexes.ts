@@ -131,8 +131,17 @@ export class IndexMaintainer {
     this.known.delete(projectId)
   }
 
-  /** Schedules every large project without a ready index (after a restart, or a crash mid-build). */
+  /**
+   * At start: drops indexes whose project is gone (its owner was deleted, which removes
+   * projects without passing here), and schedules every large project without a ready index
+   * (after a restart, or a crash mid-build).
+   */
   async resume(): Promise<void> {
+    const orphans = await sql<{ indexname: string }>`
+      select indexname from pg_indexes
+      where tablename = 'embeddings' and indexname ~ '^embeddings_hnsw_p[0-9]+$'
+        and substring(indexname from 18)::bigint not in (select id from projects)`.execute(this.database.db)
+    for (const { indexname } of orphans.rows) await sql`drop index if exists ${sql.raw(indexname)}`.execute(this.database.db)
     const { rows } = await sql<{ id: number }>`
       select p.id from projects p join llm_instances i on i.id = p.instance_id
       left join vector_indexes v on v.project_id = p.id
