@@ -46,6 +46,15 @@ export async function putUser(ctx: IdentityContext, pathHandle: string | undefin
   })
 }
 
+/** Who the share target is; sharing needs an existing, ordinary user other than the owner. */
+export async function getShareTarget(db: Executor, handle: string, ownerHandle: string, what: string): Promise<UserRow> {
+  const normalized = normalizeHandle(handle)
+  if (normalized === ownerHandle) throw new AppError('invalid_share', `cannot share ${what} with its owner`)
+  const target = normalized === SYSTEM_USER ? undefined : await q.findUserByHandle(db, normalized)
+  if (!target) throw new AppError('invalid_share', `target user ${normalized} does not exist`)
+  return target
+}
+
 export async function listUsers(ctx: IdentityContext, page: { limit: number; offset: number }) {
   if (!isAdmin(ctx.caller)) throw errors.forbidden('only an admin may list users')
   return q.listUserHandles(ctx.db, page)

@@ -5,6 +5,7 @@ import { checkBody } from '../http/validation.js'
 import { type Caller, isAdmin, isUser } from '../identity/caller.js'
 import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
 import { findUserByHandle } from '../identity/queries.js'
+import { getShareTarget } from '../identity/service.js'
 import type { UserRow } from '../db/tables.js'
 import { findInstance } from '../registry/queries/instances.js'
 import type { VectorEngine } from '../vectors/engine.js'
@@ -165,18 +166,11 @@ export async function listProjects(ctx: ProjectsContext, userHandle: string, pag
   return (await q.listProjectsFor(ctx.db, user.id, page)).map((row) => brief(row.owner, row.handle, row.id, row.public_read, row.role))
 }
 
-async function getShareTarget(ctx: ProjectsContext, project: q.ProjectView, handle: string) {
-  const target = normalizeHandle(handle)
-  if (target === project.owner) throw new AppError('invalid_share', 'cannot share a project with its owner')
-  const user = target === SYSTEM_USER ? undefined : await findUserByHandle(ctx.db, target)
-  if (!user) throw new AppError('invalid_share', `target user ${target} does not exist`)
-  return user
-}
 
 export async function shareProject(ctx: ProjectsContext, ownerHandle: string, handle: string, shareWith: string, shareRole: 'reader' | 'editor') {
   const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
   requireProjectRole(role, MANAGERS, project, 'share it')
-  const target = await getShareTarget(ctx, project, shareWith)
+  const target = await getShareTarget(ctx.db, shareWith, project.owner, 'a project')
   await q.upsertProjectShare(ctx.db, project.id, target.id, shareRole)
   return { owner: project.owner, project_handle: project.handle, shared_with: await q.listProjectShares(ctx.db, project.id) }
 }

@@ -57,14 +57,6 @@ export function checkModelFields(
   if (problem) throw new AppError('endpoint_not_allowed', `endpoint ${problem}`)
 }
 
-/** Who the share target is; sharing needs an existing, ordinary user other than the owner. */
-export async function getShareTarget(ctx: RegistryContext, handle: string, ownerHandle: string, what: string): Promise<UserRow> {
-  const normalized = normalizeHandle(handle)
-  if (normalized === ownerHandle) throw new AppError('invalid_share', `cannot share ${what} with its owner`)
-  const target = normalized === SYSTEM_USER ? undefined : await findUserByHandle(ctx.db, normalized)
-  if (!target) throw new AppError('invalid_share', `target user ${normalized} does not exist`)
-  return target
-}
 
 /** The model fields of a stored row as a request body (absent rather than null), for PATCH. */
 export function modelFieldsAsInput(row: ModelFields) {

@@ -4,13 +4,13 @@ import { checkBody } from '../http/validation.js'
 import { isAdmin, isUser } from '../identity/caller.js'
 import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
 import { findUserByHandle } from '../identity/queries.js'
+import { getShareTarget } from '../identity/service.js'
 import {
   type AccessRole,
   assertApiStandardExists,
   assertMayWriteUnder,
   checkModelFields,
   getOwnUser,
-  getShareTarget,
   modelFieldsAsInput,
   modelFieldsAsResponse,
   type RegistryContext,
@@ -111,7 +111,7 @@ export async function shareDefinition(ctx: RegistryContext, ownerHandle: string,
   if (definition.owner === SYSTEM_USER) {
     throw new AppError('invalid_share', 'global definitions are visible to every user and need no sharing')
   }
-  const target = await getShareTarget(ctx, shareWith, definition.owner, 'a definition')
+  const target = await getShareTarget(ctx.db, shareWith, definition.owner, 'a definition')
   await q.addDefinitionShare(ctx.db, definition.id, target.id)
   return { owner: definition.owner, definition_handle: definition.handle, shared_with: await q.listDefinitionShares(ctx.db, definition.id) }
 }

@@ -4,6 +4,7 @@ import { checkBody } from '../http/validation.js'
 import { isAdmin, isUser } from '../identity/caller.js'
 import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
 import { findUserByHandle } from '../identity/queries.js'
+import { getShareTarget } from '../identity/service.js'
 import { findProjectsUsingInstance } from '../projects/queries.js'
 import { type Keyring, open, seal, UnknownKeyError } from '../secrets/keyring.js'
 import {
@@ -11,7 +12,6 @@ import {
   assertApiStandardExists,
   checkModelFields,
   getOwnUser,
-  getShareTarget,
   modelFieldsAsInput,
   modelFieldsAsResponse,
   type RegistryContext,
@@ -182,7 +182,7 @@ export async function deleteInstance(ctx: RegistryContext, ownerHandle: string, 
 export async function shareInstance(ctx: RegistryContext, ownerHandle: string, handle: string, shareWith: string, shareRole: 'reader' | 'editor') {
   const { instance, role } = await getVisibleInstance(ctx, ownerHandle, handle)
   assertOwnerOrAdmin(role, instance, 'share')
-  const target = await getShareTarget(ctx, shareWith, instance.owner, 'an instance')
+  const target = await getShareTarget(ctx.db, shareWith, instance.owner, 'an instance')
   await q.upsertInstanceShare(ctx.db, instance.id, target.id, shareRole)
   return { owner: instance.owner, instance_handle: instance.handle, shared_with: await q.listInstanceShares(ctx.db, instance.id) }
 }
