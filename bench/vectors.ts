@@ -184,7 +184,7 @@ async function benchApi(data: Data, dimensions: number): Promise<Measured> {
   cpSync(await ensureTemplate(), join(dataDir, 'pgdata'), { recursive: true })
   const adminKey = `bench-${randomBytes(16).toString('hex')}`
   const root = fileURLToPath(new URL('..', import.meta.url))
-  const server = spawn(process.execPath, [...(process.env.BENCH_SERVER_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/srvprof'] : []), '--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), 'serve'], {
+  const server = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), 'serve'], {
     cwd: dataDir,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: {
@@ -214,6 +214,7 @@ async function benchApi(data: Data, dimensions: number): Promise<Measured> {
   // The server's own request log: how long each upload took inside the server.
   const serverMs: Record<string, number[]> = {}
   let logged = ''
+  // BENCH_SERVER_LOG=<file> keeps the server's log, to see what it did during the run.
   const serverLog = process.env.BENCH_SERVER_LOG ? (await import('node:fs')).createWriteStream(process.env.BENCH_SERVER_LOG) : null
   server.stdout.on('data', (chunk) => {
     serverLog?.write(chunk)
