@@ -133,7 +133,7 @@ export function writeSecretFile(path: string, value: string): void {
   renameSync(temporary, path)
 }
 
-export function readSecretFile(path: string): string | undefined {
+function readSecretFile(path: string): string | undefined {
   try {
     const mode = statSync(path).mode & 0o777
     if (mode & 0o077) chmodSync(path, 0o600)

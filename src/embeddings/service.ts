@@ -21,15 +21,15 @@ export interface EmbeddingsContext {
   db: Executor
   caller: Caller
   engine: VectorEngine
-  lookup?: ProjectLookup
+  /** Given to reads only (see the routes): writes check access and the schema afresh. */
+  lookup?: ProjectLookup | undefined
 }
 
 export const WRITERS: readonly ProjectRole[] = ['owner', 'admin', 'editor']
 
 /** A project the caller may write embeddings into, with its instance's dimensions. */
 export async function getWritableProject(ctx: EmbeddingsContext, ownerHandle: string, handle: string) {
-  // Writes check access and read the schema afresh, never from the read path's memory.
-  const { project, role } = await getVisibleProject({ db: ctx.db, caller: ctx.caller }, ownerHandle, handle)
+  const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
   requireProjectRole(role, WRITERS, project, 'write its embeddings')
   if (project.instance_id === null || project.dimensions === null) {
     throw new AppError('invalid_embedding', `project ${project.owner}/${project.handle} has no LLM service instance; bind one before uploading`)
@@ -156,7 +156,7 @@ export async function getEmbedding(ctx: EmbeddingsContext, ownerHandle: string, 
 }
 
 export async function deleteEmbedding(ctx: EmbeddingsContext, ownerHandle: string, handle: string, textId: string) {
-  const { project, role } = await getVisibleProject({ db: ctx.db, caller: ctx.caller }, ownerHandle, handle)
+  const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
   requireProjectRole(role, WRITERS, project, 'delete its embeddings')
   const removed = await ctx.db.transaction().execute(async (tx) => {
     const row = await q.findEmbedding(tx, project.id, textIdCandidates(textId))
@@ -170,7 +170,7 @@ export async function deleteEmbedding(ctx: EmbeddingsContext, ownerHandle: strin
 }
 
 export async function deleteAllEmbeddings(ctx: EmbeddingsContext, ownerHandle: string, handle: string) {
-  const { project, role } = await getVisibleProject({ db: ctx.db, caller: ctx.caller }, ownerHandle, handle)
+  const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
   requireProjectRole(role, WRITERS, project, 'delete its embeddings')
   await ctx.engine.projectCleared(project.id)
   await ctx.db.transaction().execute(async (tx) => {

@@ -38,10 +38,10 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
     })
 }
 
-const FASTIFY_CODES: Record<string, { code: ErrorCode; detail: (error: FastifyError) => string }> = {
+const FASTIFY_CODES: Record<string, { code: ErrorCode; detail: (request: FastifyRequest) => string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json', detail: () => 'the request body is not valid JSON' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'body_required', detail: () => 'request body is required' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body_too_large', detail: () => 'request body is too large' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body_too_large', detail: (request) => `request body is too large (limit ${request.routeOptions.bodyLimit} bytes)` },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     code: 'unsupported_media_type',
     detail: () => 'unsupported Content-Type; send application/json',
@@ -53,10 +53,7 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
   if (error instanceof AppError) return error
   if (error.validation) return fromValidation(error.validation as ErrorObject[], error.validationContext, request)
   const known = error.code ? FASTIFY_CODES[error.code] : undefined
-  if (known) {
-    const problem = new AppError(known.code, known.detail(error), { cause: error })
-    return known.code === 'body_too_large' ? withLimit(problem, request) : problem
-  }
+  if (known) return new AppError(known.code, known.detail(request), { cause: error })
   if (isPgError(error, SQLSTATE.uniqueViolation)) {
     return new AppError('conflict', 'a resource with these identifiers already exists', { cause: error })
   }
@@ -75,10 +72,6 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
   })
 }
 
-function withLimit(problem: AppError, request: FastifyRequest) {
-  const limit = request.routeOptions.bodyLimit
-  return new AppError('body_too_large', `request body is too large (limit ${limit} bytes)`, { cause: problem.cause })
-}
 
 const CONTEXT_NAMES: Record<string, string> = { body: 'body', params: 'path', querystring: 'query', headers: 'header' }
 

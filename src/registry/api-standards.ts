@@ -49,8 +49,7 @@ export async function putApiStandard(ctx: RegistryContext, pathHandle: string | 
 export async function patchApiStandard(ctx: RegistryContext, handle: string, patch: Record<string, unknown>) {
   assertAdmin(ctx)
   const current = await getApiStandard(ctx, handle)
-  const merged = applyMergePatch(toApiStandardResponse(current), withoutReadOnly(patch, API_STANDARD_READ_ONLY)) as Record<string, unknown>
-  for (const field of API_STANDARD_READ_ONLY) delete merged[field]
+  const merged = applyMergePatch(toApiStandardInput(current), withoutReadOnly(patch, API_STANDARD_READ_ONLY))
   const issues = checkBody(ApiStandardInputSchema, merged)
   if (issues.length > 0) throw errors.validation(issues)
   return putApiStandard(ctx, current.handle, merged as ApiStandardInput)
@@ -69,6 +68,17 @@ export async function deleteApiStandard(ctx: RegistryContext, handle: string) {
     throw new AppError('api_standard_in_use', `API standard ${standard.handle} is still used by ${parts.join(' and ')}; change or delete those first`)
   }
   await q.deleteApiStandard(ctx.db, standard.handle)
+}
+
+/** The stored standard as a PUT body (absent rather than null), for PATCH. */
+function toApiStandardInput(row: ApiStandardRow): ApiStandardInput {
+  return {
+    api_standard_handle: row.handle,
+    description: row.description,
+    ...(row.documentation_url !== null ? { documentation_url: row.documentation_url } : {}),
+    key_method: row.key_method,
+    ...(row.key_field !== null ? { key_field: row.key_field } : {}),
+  }
 }
 
 export function toApiStandardResponse(row: ApiStandardRow) {

@@ -26,19 +26,18 @@ import { DEFINITION_READ_ONLY, type DefinitionInput, DefinitionInput as Definiti
 const notFound = (owner: string, handle: string) => new AppError('definition_not_found', `llm definition ${owner}/${handle} not found`)
 
 /** The caller's role on a definition, or null when it may not see it. */
-function roleOn(ctx: RegistryContext, definition: q.DefinitionView, sharedWithCaller: boolean): AccessRole | null {
+function roleOn(ctx: RegistryContext, definition: q.DefinitionView): AccessRole | null {
   if (isUser(ctx.caller, definition.owner)) return 'owner'
   if (isAdmin(ctx.caller)) return 'admin'
   if (ctx.caller.kind !== 'user') return null
-  if (definition.is_public || definition.owner === SYSTEM_USER || sharedWithCaller) return 'reader'
+  if (definition.is_public || definition.owner === SYSTEM_USER || definition.shared_with_user) return 'reader'
   return null
 }
 
 async function findVisibleDefinition(ctx: RegistryContext, owner: string, name: string) {
-  const definition = await q.findDefinition(ctx.db, owner, name)
+  const definition = await q.findDefinition(ctx.db, owner, name, ctx.caller.kind === 'user' ? ctx.caller.userId : null)
   if (!definition) return undefined
-  const shared = ctx.caller.kind === 'user' && !definition.is_public ? await q.isDefinitionSharedWith(ctx.db, definition.id, ctx.caller.userId) : false
-  const role = roleOn(ctx, definition, shared)
+  const role = roleOn(ctx, definition)
   return role ? { definition, role } : undefined
 }
 

@@ -1,30 +1,26 @@
 import { sql } from 'kysely'
 import type { Executor } from '../../db/database.js'
+import { prepared } from '../../db/prepared.js'
 import type { DefinitionRow, ModelFields } from '../../db/tables.js'
 import { SYSTEM_USER } from '../../identity/handles.js'
 
-/** A definition with its owner's handle. */
-export type DefinitionView = DefinitionRow & { owner: string }
+/** A definition with its owner's handle, and whether it is shared with one user. */
+export type DefinitionView = DefinitionRow & { owner: string; shared_with_user: boolean }
 
 export type DefinitionValues = ModelFields & { is_public: boolean }
 
-export const findDefinition = (db: Executor, ownerHandle: string, handle: string): Promise<DefinitionView | undefined> =>
-  db
-    .selectFrom('llm_definitions as d')
-    .innerJoin('users as u', 'u.id', 'd.owner_id')
-    .selectAll('d')
-    .select('u.handle as owner')
-    .where('u.handle', '=', ownerHandle)
-    .where('d.handle', '=', handle)
-    .executeTakeFirst()
-
-export const isDefinitionSharedWith = async (db: Executor, definitionId: number, userId: number) =>
-  (await db
-    .selectFrom('llm_definition_shares')
-    .select('user_id')
-    .where('definition_id', '=', definitionId)
-    .where('user_id', '=', userId)
-    .executeTakeFirst()) !== undefined
+/** `shareUserId`: whose share to report (the caller's), or null. */
+export const findDefinition = (db: Executor, ownerHandle: string, handle: string, shareUserId: number | null): Promise<DefinitionView | undefined> =>
+  prepared(
+    db
+      .selectFrom('llm_definitions as d')
+      .innerJoin('users as u', 'u.id', 'd.owner_id')
+      .leftJoin('llm_definition_shares as s', (join) => join.onRef('s.definition_id', '=', 'd.id').on('s.user_id', '=', shareUserId ?? -1))
+      .selectAll('d')
+      .select(['u.handle as owner', sql<boolean>`s.user_id is not null`.as('shared_with_user')])
+      .where('u.handle', '=', ownerHandle)
+      .where('d.handle', '=', handle),
+  ).executeTakeFirst()
 
 /**
  * Definitions a user may use: its own, every `_system` one, every public one and those shared
