@@ -31,6 +31,8 @@ export interface AppOptions {
   keyring: Keyring
   /** The similarity search engine; null when the database has no vector support. */
   engine: VectorEngine | null
+  /** Why `engine` is null, for `/readyz` and the 503 of vector routes. */
+  vectorsUnavailable?: string | undefined
   logger: Logger
   /** How often key usage is written to the database (tests shorten it). */
   keyUsageFlushMs?: number
@@ -109,11 +111,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installAuth(app, { adminKey: options.adminKey, keys })
   app.addHook('onClose', async () => keys.close())
 
-  await app.register(healthRoutes, { database })
+  const { engine } = options
+  const vectorsUnavailable = engine ? null : (options.vectorsUnavailable ?? database.capabilities.vectorsUnavailableReason ?? 'no vector engine is available')
+  await app.register(healthRoutes, { database, vectors: { engine: engine?.description ?? null, unavailable: vectorsUnavailable } })
   await app.register(identityRoutes, { db: database.db, keys })
   await app.register(registryRoutes, { db: database.db, keyring: options.keyring, egress: config.egress })
-  const { engine } = options
-  const vectorsUnavailable = engine ? null : (database.capabilities.vectorsUnavailableReason ?? 'pgvector is not installed')
   const lookup = new ProjectLookup(database.db)
   // Any request that may have written forgets the projects the read path remembered.
   app.addHook('onResponse', async (request) => {

@@ -97,7 +97,9 @@ databaseOptions(migrate.command('status').description('List migrations and wheth
             ? `applied ${m.appliedAt?.toISOString()}${m.modified ? ' (file changed since)' : ''}`
             : m.state === 'waiting'
               ? `waiting for ${m.waitingFor}`
-              : 'pending'
+              : m.state === 'replaced'
+                ? 'not needed (an alternative is applied)'
+                : 'pending'
         console.log(`${label(m).padEnd(40)} ${state}`)
       }
     }),

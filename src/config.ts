@@ -40,7 +40,16 @@ export interface Config {
   vectors: VectorSettings
 }
 
+export const VECTOR_ENGINES = ['auto', 'pgvector', 'native'] as const
+export type VectorEngineChoice = (typeof VECTOR_ENGINES)[number]
+
 export interface VectorSettings {
+  /** LLMBASE_VECTOR_ENGINE: `auto` is native on the embedded database and on a server without pgvector, pgvector on a server that has it. */
+  engine: VectorEngineChoice
+  /** Threads a native index build may use; 0: one per core. */
+  nativeBuildThreads: number
+  /** Quiet time after a change before the native engine saves a project's snapshot. */
+  nativeSaveDelayMs: number
   exactSearchMaxRows: number
   efSearch: number
   m: number
@@ -131,6 +140,9 @@ export function loadConfig(
     dbPoolSize: parseInteger(nonEmpty(env.LLMBASE_DB_POOL_SIZE) ?? '10', 'LLMBASE_DB_POOL_SIZE', 1, 1000, problems),
     allowReset: parseBoolean(nonEmpty(env.LLMBASE_ALLOW_RESET) ?? 'false', 'LLMBASE_ALLOW_RESET', problems),
     vectors: {
+      engine: parseChoice(nonEmpty(env.LLMBASE_VECTOR_ENGINE) ?? 'auto', 'LLMBASE_VECTOR_ENGINE', VECTOR_ENGINES, problems),
+      nativeBuildThreads: parseInteger(nonEmpty(env.LLMBASE_NATIVE_BUILD_THREADS) ?? '0', 'LLMBASE_NATIVE_BUILD_THREADS', 0, 256, problems),
+      nativeSaveDelayMs: parseInteger(nonEmpty(env.LLMBASE_NATIVE_SAVE_DELAY_MS) ?? '30000', 'LLMBASE_NATIVE_SAVE_DELAY_MS', 0, 3_600_000, problems),
       exactSearchMaxRows: parseInteger(nonEmpty(env.LLMBASE_EXACT_SEARCH_MAX_ROWS) ?? '20000', 'LLMBASE_EXACT_SEARCH_MAX_ROWS', 0, 100_000_000, problems),
       efSearch: parseInteger(nonEmpty(env.LLMBASE_HNSW_EF_SEARCH) ?? '100', 'LLMBASE_HNSW_EF_SEARCH', 1, 1000, problems),
       m: parseInteger(nonEmpty(env.LLMBASE_HNSW_M) ?? '16', 'LLMBASE_HNSW_M', 2, 100, problems),
@@ -201,4 +213,11 @@ export function parseByteSize(raw: string, name: string, problems: string[]): nu
     return 32 * MIB
   }
   return bytes
+}
+
+function parseChoice<T extends string>(raw: string, name: string, choices: readonly T[], problems: string[]): T {
+  const value = raw.toLowerCase()
+  if ((choices as readonly string[]).includes(value)) return value as T
+  problems.push(`${name} must be one of ${choices.join(', ')} (got "${raw}")`)
+  return choices[0] as T
 }

@@ -6,7 +6,8 @@ import { type Database, openDatabase } from './db/database.js'
 import { migrateUp } from './db/migrate.js'
 import { resolveSecrets, type ResolvedSecrets } from './data-folder.js'
 import { createKeyring } from './secrets/keyring.js'
-import { PgvectorEngine, pgvectorSessionSettings } from './vectors/pgvector/engine.js'
+import { pgvectorSessionSettings } from './vectors/pgvector/engine.js'
+import { chooseEngine } from './vectors/select.js'
 import { reportUnreadableSecrets } from './secrets/startup-check.js'
 
 export interface RunningServer {
@@ -44,11 +45,13 @@ export async function startServer(config: Config, logger: Logger, options: { key
   const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
   const database = await openMigratedDatabase(config, logger)
   let app: FastifyInstance
+  let vectorEngine: string | null = null
   try {
     await reportUnreadableSecrets(database.db, keyring, logger)
-    const engine = database.capabilities.vectors ? new PgvectorEngine(database, config.vectors, logger) : null
+    const { engine, unavailable } = await chooseEngine(config, database, logger)
     await engine?.start()
-    app = await buildApp({ config, database, adminKey: secrets.adminKey, keyring, engine, logger, ...options })
+    app = await buildApp({ config, database, adminKey: secrets.adminKey, keyring, engine, vectorsUnavailable: unavailable ?? undefined, logger, ...options })
+    vectorEngine = engine?.description ?? null
     await app.listen({ host: config.host, port: config.port })
   } catch (error) {
     await database.close()
@@ -57,7 +60,7 @@ export async function startServer(config: Config, logger: Logger, options: { key
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
-  logger.info({ url: `http://${host}:${port}`, database: database.kind, vectors: database.capabilities.vectors }, 'llmbase is listening')
+  logger.info({ url: `http://${host}:${port}`, database: database.kind, vectors: vectorEngine }, 'llmbase is listening')
 
   let closing: Promise<void> | undefined
   const close = () => {

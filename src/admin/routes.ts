@@ -28,7 +28,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ database: Database; engine
     schema: { operationId: 'admin.sanityCheck', summary: 'Check stored embeddings against their instances and metadata schemas (admin)', tags, response: { 200: SanityReport, ...problemResponses } },
   }, async (request) => {
     if (!isAdmin(request.caller)) throw errors.forbidden('only an admin may run the sanity check')
-    return sanityCheck(database.db, { vectors: database.capabilities.vectors })
+    return sanityCheck(database.db)
   })
 
   const reset = async (request: { caller: Parameters<typeof resetAll>[2]['caller'] }, reply: { code: (n: number) => { send: (body: null) => unknown } }) => {

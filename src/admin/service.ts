@@ -23,7 +23,7 @@ export interface SanityReport {
  * schema, projects without an instance; warnings for data without a schema. Reads projects
  * and records page by page, never one query per record.
  */
-export async function sanityCheck(db: Executor, options: { vectors: boolean }): Promise<SanityReport> {
+export async function sanityCheck(db: Executor): Promise<SanityReport> {
   const issues: string[] = []
   const warnings: string[] = []
   let issuesCount = 0
@@ -40,7 +40,6 @@ export async function sanityCheck(db: Executor, options: { vectors: boolean }): 
     order by u.handle collate "C", p.handle collate "C"`.execute(db)
   for (const project of projects.rows) {
     if (!project.has_instance) issue(`Project ${project.name}: unable to get LLM service instance: the project has none`)
-    if (!options.vectors) continue
     if (project.dimensions !== null) {
       const wrong = await sql<{ text_id: string; dimensions: number }>`
         select text_id, dimensions from embeddings where project_id = ${project.id} and dimensions <> ${project.dimensions}
@@ -104,7 +103,7 @@ export async function resetAll(database: Database, engine: VectorEngine | null, 
     await sql`delete from users where handle <> '_system'`.execute(tx)
     await sql`alter table projects alter column id restart with 1`.execute(tx)
     await sql`alter table llm_instances alter column id restart with 1`.execute(tx)
-    if (database.capabilities.vectors) await sql`alter table embeddings alter column id restart with 1`.execute(tx)
+    await sql`alter table embeddings alter column id restart with 1`.execute(tx)
     for (const table of ['users', 'llm_definitions']) {
       const next = await sql<{ next: number }>`select coalesce(max(id), 0)::int + 1 as next from ${sql.table(table)}`.execute(tx)
       await sql`alter table ${sql.table(table)} alter column id restart with ${sql.lit(next.rows[0]?.next ?? 1)}`.execute(tx)

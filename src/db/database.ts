@@ -144,6 +144,11 @@ export async function prepareCapabilities(pool: pg.Pool, logger: Logger): Promis
   if (installed.rows[0]) {
     return { vectors: true, pgvectorVersion: installed.rows[0].extversion, vectorsUnavailableReason: null }
   }
+  const portable = await pool.query("select 1 from pg_type where typname = 'vector' and typtype = 'd'")
+  if (portable.rowCount) {
+    // Migration 0005 made the vector type ours; pgvector cannot be installed beside it.
+    return { vectors: false, pgvectorVersion: null, vectorsUnavailableReason: 'vectors are stored without pgvector (searched by the native engine)' }
+  }
   const available = await pool.query("select 1 from pg_available_extensions where name = 'vector'")
   if (available.rowCount === 0) {
     return {

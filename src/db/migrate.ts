@@ -9,7 +9,10 @@ import type { Capabilities } from './database.js'
  * Migrations are plain SQL files `NNNN_name.sql` in `migrations/`, each with an up and a down
  * part:
  *
- *     -- requires: vector        (optional: applied only when pgvector is installed)
+ *     -- requires: vector        (optional: applied only when pgvector is installed;
+ *                                 `no vector`: only when it is not)
+ *     -- instead of: 0004        (optional: the two are alternatives; once either is applied,
+ *                                 the other is `replaced` and never runs)
  *     -- migrate:up
  *     create table …;
  *     -- migrate:down
@@ -26,11 +29,19 @@ export interface Migration {
   name: string
   up: string
   down: string
-  requires: Array<keyof Pick<Capabilities, 'vectors'>>
+  requires: Requirement[]
+  /** The migration this one is an alternative to (`-- instead of:`). */
+  insteadOf: number | null
   checksum: string
 }
 
-export type MigrationState = 'applied' | 'pending' | 'waiting'
+/** A capability the database must have (`present: true`) or lack. */
+export interface Requirement {
+  capability: keyof Pick<Capabilities, 'vectors'>
+  present: boolean
+}
+
+export type MigrationState = 'applied' | 'pending' | 'waiting' | 'replaced'
 
 export interface MigrationStatus {
   version: number
@@ -48,7 +59,7 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta
 /** Any constant works; it only has to be the same for every llmbase process. */
 const MIGRATION_LOCK_ID = 4_711_000_001
 
-const REQUIREMENT_NAMES: Record<string, Migration['requires'][number]> = { vector: 'vectors' }
+const REQUIREMENT_NAMES: Record<string, Requirement['capability']> = { vector: 'vectors' }
 
 const loaded = new Map<string, Migration[]>()
 
@@ -82,17 +93,19 @@ export function parseMigration(file: string, text: string): Migration {
   const downAt = text.indexOf('-- migrate:down')
   if (upAt < 0 || downAt < upAt) throw new Error(`migration ${file} needs "-- migrate:up" followed by "-- migrate:down"`)
   const header = text.slice(0, upAt)
-  const requires = [...header.matchAll(/^-- requires:\s*(\S+)/gm)].map(([, name]) => {
+  const requires = [...header.matchAll(/^-- requires:\s*(no\s+)?(\S+)/gm)].map(([, negated, name]) => {
     const capability = REQUIREMENT_NAMES[name as string]
     if (!capability) throw new Error(`migration ${file} requires unknown capability ${name}`)
-    return capability
+    return { capability, present: !negated }
   })
+  const insteadOf = /^-- instead of:\s*(\d+)\s*$/m.exec(header)
   return {
     version: Number(match[1]),
     name: match[2] as string,
     up: text.slice(upAt + '-- migrate:up'.length, downAt).trim(),
     down: text.slice(downAt + '-- migrate:down'.length).trim(),
     requires,
+    insteadOf: insteadOf ? Number(insteadOf[1]) : null,
     checksum: createHash('sha256').update(text).digest('hex').slice(0, 16),
   }
 }
@@ -141,16 +154,32 @@ async function inTransaction(client: pg.PoolClient, work: () => Promise<void>) {
 }
 
 const unmet = (migration: Migration, capabilities: RunOptions['capabilities']) =>
-  migration.requires.filter((capability) => !capabilities[capability])
+  migration.requires.filter((r) => capabilities[r.capability] !== r.present).map((r) => (r.present ? r.capability : `no ${r.capability}`))
+
+/** Pairs of alternatives (`-- instead of:`), both ways: version → its alternatives. */
+function alternatives(migrations: Migration[]): Map<number, number[]> {
+  const pairs = new Map<number, number[]>()
+  for (const m of migrations) {
+    if (m.insteadOf === null) continue
+    pairs.set(m.version, [...(pairs.get(m.version) ?? []), m.insteadOf])
+    pairs.set(m.insteadOf, [...(pairs.get(m.insteadOf) ?? []), m.version])
+  }
+  return pairs
+}
+
+const isReplaced = (migration: Migration, pairs: Map<number, number[]>, applied: Map<number, unknown>) =>
+  (pairs.get(migration.version) ?? []).some((version) => applied.has(version))
 
 /** Applies every pending migration whose requirements are met; returns what it applied. */
 export async function migrateUp(pool: pg.Pool, options: RunOptions): Promise<Migration[]> {
   const migrations = loadMigrations(options.dir)
   return withMigrationLock(pool, async (client) => {
     const applied = await appliedVersions(client)
+    const pairs = alternatives(migrations)
     const done: Migration[] = []
     for (const migration of migrations) {
       if (applied.has(migration.version) || unmet(migration, options.capabilities).length > 0) continue
+      if (isReplaced(migration, pairs, applied)) continue
       try {
         await inTransaction(client, async () => {
           await client.query(migration.up)
@@ -163,6 +192,7 @@ export async function migrateUp(pool: pg.Pool, options: RunOptions): Promise<Mig
       } catch (error) {
         throw new MigrationError(migration, 'up', error as Error)
       }
+      applied.set(migration.version, { version: migration.version, checksum: migration.checksum, applied_at: new Date() })
       done.push(migration)
     }
     return done
@@ -198,16 +228,18 @@ export async function migrationStatus(pool: pg.Pool, options: RunOptions): Promi
   try {
     const exists = await client.query("select to_regclass('schema_migrations') is not null as exists")
     const applied = exists.rows[0]?.exists ? await appliedVersions(client) : new Map()
+    const pairs = alternatives(migrations)
     return migrations.map((migration) => {
       const row = applied.get(migration.version)
-      const missing = unmet(migration, options.capabilities)
+      const replaced = !row && isReplaced(migration, pairs, applied)
+      const missing = row || replaced ? [] : unmet(migration, options.capabilities)
       return {
         version: migration.version,
         name: migration.name,
-        state: row ? 'applied' : missing.length > 0 ? 'waiting' : 'pending',
+        state: row ? 'applied' : replaced ? 'replaced' : missing.length > 0 ? 'waiting' : 'pending',
         appliedAt: row?.applied_at ?? null,
         modified: row ? row.checksum !== migration.checksum : false,
-        waitingFor: !row && missing.length > 0 ? missing.join(', ') : null,
+        waitingFor: missing.length > 0 ? missing.join(', ') : null,
       }
     })
   } finally {

@@ -16,6 +16,7 @@ export interface Tables {
   projects: ProjectsTable
   project_shares: ProjectSharesTable
   embeddings: EmbeddingsTable
+  embedding_deletions: EmbeddingDeletionsTable
   vector_indexes: VectorIndexesTable
 }
 
@@ -129,6 +130,8 @@ export interface ProjectsTable {
   public_read: boolean
   embedding_count: Generated<number>
   embeddings_updated_at: Date | null
+  vector_seq: Generated<number>
+  vectors_cleared_seq: Generated<number>
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -146,12 +149,20 @@ export interface EmbeddingsTable {
   project_id: number
   text_id: string
   text: string | null
-  /** pgvector `vector`; written as a binary parameter, read as its text form `[1,2,3]`. */
-  vector: ColumnType<string, Buffer, Buffer>
+  /** pgvector `vector` (or our domain of the same name, migration 0005); written and read in its binary format. */
+  vector: ColumnType<Buffer, Buffer, Buffer>
   dimensions: number
   metadata: ColumnType<unknown, string | null, string | null> | null
+  /** The project's `vector_seq` of the last write (migration 0006). */
+  change_seq: ColumnType<number, number, number>
   created_at: Timestamp
   updated_at: Timestamp
+}
+
+export interface EmbeddingDeletionsTable {
+  project_id: number
+  change_seq: number
+  embedding_id: number
 }
 
 export interface VectorIndexesTable {

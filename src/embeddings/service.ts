@@ -5,7 +5,7 @@ import { compileMetadataSchema, describeSchemaErrors, mergeMetadata } from '../p
 import type { ProjectLookup } from '../projects/lookup.js'
 import type { ProjectView } from '../projects/queries.js'
 import { getVisibleProject, type ProjectRole, requireProjectRole } from '../projects/service.js'
-import { firstNonFinite, parseVectorText } from '../vectors/codec.js'
+import { firstNonFinite } from '../vectors/codec.js'
 import type { VectorEngine } from '../vectors/engine.js'
 import * as q from './queries.js'
 import type { EmbeddingInput } from './schemas.js'
@@ -107,11 +107,13 @@ export async function writeBatch(ctx: EmbeddingsContext, project: Awaited<Return
     // An id sent twice is written in rounds, each id once per round, so that the second
     // update merges into the first exactly as if they had come in two requests.
     const rounds = occurrenceRounds(items)
-    const write = (db: Executor) => forEachRound(rounds, (round) => q.upsertEmbeddings(db, project.id, project.dimensions, round.map(toWrite), { merge: true }))
-    if (rounds.length === 1 && items.length <= 1000) await write(ctx.db)
-    else await ctx.db.transaction().execute(write)
+    await ctx.db.transaction().execute(async (tx) => {
+      const seq = await q.nextChangeSeq(tx, project.id)
+      await forEachRound(rounds, (round) => q.upsertEmbeddings(tx, project.id, project.dimensions, round.map(toWrite), { merge: true, seq }))
+    })
   } else {
     await ctx.db.transaction().execute(async (tx) => {
+      const seq = await q.nextChangeSeq(tx, project.id)
       const stored = await q.lockExisting(tx, project.id, [...new Set(items.map((item) => item.text_id))])
       const rows = new Map<string, q.EmbeddingWrite>()
       const metadataProblems: Array<{ index: number; field: string; message: string }> = []
@@ -133,7 +135,7 @@ export async function writeBatch(ctx: EmbeddingsContext, project: Awaited<Return
         rows.set(item.text_id, { text_id: item.text_id, text, vector: item.vector, metadata })
       })
       if (metadataProblems.length > 0) throw new BatchRejected('invalid_metadata', metadataProblems, location)
-      await q.upsertEmbeddings(tx, project.id, project.dimensions, [...rows.values()], { merge: false })
+      await q.upsertEmbeddings(tx, project.id, project.dimensions, [...rows.values()], { merge: false, seq })
     })
   }
   ctx.engine.projectChanged(project.id)
@@ -161,7 +163,7 @@ export async function deleteEmbedding(ctx: EmbeddingsContext, ownerHandle: strin
   const removed = await ctx.db.transaction().execute(async (tx) => {
     const row = await q.findEmbedding(tx, project.id, textIdCandidates(textId))
     if (!row) return 0
-    const count = await q.deleteEmbedding(tx, project.id, row.text_id)
+    const count = await q.deleteEmbedding(tx, project.id, row.text_id, await q.nextChangeSeq(tx, project.id))
     await q.recordWrite(tx, project.id, -count)
     return count
   })
@@ -174,7 +176,7 @@ export async function deleteAllEmbeddings(ctx: EmbeddingsContext, ownerHandle: s
   requireProjectRole(role, WRITERS, project, 'delete its embeddings')
   await ctx.engine.projectCleared(project.id)
   await ctx.db.transaction().execute(async (tx) => {
-    const count = await q.deleteAllEmbeddings(tx, project.id)
+    const count = await q.deleteAllEmbeddings(tx, project.id, await q.nextChangeSeq(tx, project.id))
     await q.recordWrite(tx, project.id, -count)
   })
 }
@@ -207,7 +209,7 @@ export function toEmbeddingResponse(project: ProjectView, row: q.StoredEmbedding
     instance_handle: project.instance_handle,
     instance_owner: project.instance_owner,
     ...(row.text !== null ? { text: row.text } : {}),
-    vector: parseVectorText(row.vector),
+    vector: row.vector,
     vector_dim: row.dimensions,
     ...(row.metadata !== null && row.metadata !== undefined ? { metadata: row.metadata } : {}),
   }

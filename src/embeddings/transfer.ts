@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream'
 import { checkBody } from '../http/validation.js'
 import type { ProjectView } from '../projects/queries.js'
-import { parseVectorText } from '../vectors/codec.js'
 import * as q from './queries.js'
 import { EmbeddingInput } from './schemas.js'
 import { BatchRejected, checkRecord, type EmbeddingsContext, type getWritableProject, writeBatch } from './service.js'
@@ -27,7 +26,7 @@ export async function* exportLines(ctx: Pick<EmbeddingsContext, 'db'>, project: 
       chunk += `${JSON.stringify({
         text_id: row.text_id,
         ...(row.text !== null ? { text: row.text } : {}),
-        vector: parseVectorText(row.vector),
+        vector: row.vector,
         ...(row.metadata !== null && row.metadata !== undefined ? { metadata: row.metadata } : {}),
       })}\n`
     }

@@ -14,6 +14,7 @@ const Ready = Type.Object({
     applied: Type.Integer(),
     pending: Type.Integer(),
     waiting: Type.Integer({ description: 'Migrations that wait for a capability the database lacks' }),
+    replaced: Type.Integer({ description: 'Migrations not needed because their alternative is applied' }),
   }),
   capabilities: Type.Object({
     vectors: Type.Object({
@@ -29,7 +30,13 @@ const Ready = Type.Object({
  * database). `/readyz` answers 200 only when the database is reachable and fully migrated
  * (readiness: a load balancer should send traffic).
  */
-export const healthRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = async (app, { database }) => {
+export interface HealthOptions {
+  database: Database
+  /** The vector engine serving searches, or why there is none. */
+  vectors: { engine: string | null; unavailable: string | null }
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { database, vectors }) => {
   app.get('/healthz', {
     config: { auth: 'none' },
     schema: {
@@ -50,7 +57,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
     },
   }, async (request, reply) => {
     const { capabilities } = database
-    let migrations = { applied: 0, pending: 0, waiting: 0 }
+    let migrations = { applied: 0, pending: 0, waiting: 0, replaced: 0 }
     let reachable = true
     try {
       const status = await migrationStatus(database.pool, { capabilities })
@@ -66,9 +73,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
       migrations,
       capabilities: {
         vectors: {
-          available: capabilities.vectors,
-          engine: capabilities.vectors ? `pgvector ${capabilities.pgvectorVersion ?? ''}`.trim() : null,
-          reason: capabilities.vectorsUnavailableReason,
+          available: vectors.engine !== null,
+          engine: vectors.engine,
+          reason: vectors.unavailable,
         },
       },
     })

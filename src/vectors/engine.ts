@@ -46,7 +46,9 @@ export interface IndexStatus {
 }
 
 export interface VectorEngine {
-  readonly name: string
+  readonly name: 'pgvector' | 'native'
+  /** What `/readyz` shows: the engine and the version of what it runs on. */
+  readonly description: string
   search(request: SearchRequest): Promise<SearchHit[]>
   /** Embeddings of the project changed (after commit); derived structures may need work. */
   projectChanged(projectId: number): void

@@ -7,7 +7,7 @@ import { textIdCandidates } from '../embeddings/text-id.js'
 import type { ProjectLookup } from '../projects/lookup.js'
 import type { ProjectView } from '../projects/queries.js'
 import { getVisibleProject } from '../projects/service.js'
-import { firstNonFinite, parseVectorText } from './codec.js'
+import { firstNonFinite } from './codec.js'
 import type { SearchRequest, VectorEngine } from './engine.js'
 import { parseFilter } from './filter.js'
 import type { SearchQuery } from './schemas.js'
@@ -54,7 +54,7 @@ export async function searchById(ctx: SearchContext, ownerHandle: string, handle
   const { project } = await getVisibleProject(ctx, ownerHandle, handle)
   const row = await findEmbedding(ctx.db, project.id, textIdCandidates(textId))
   if (!row) throw new AppError('embedding_not_found', `no embeddings found for user ${project.owner}, project ${project.handle}, id ${textId}.`)
-  const request = { ...baseRequest({ ...project, dimensions: row.dimensions }, query), vector: parseVectorText(row.vector), excludeTextId: row.text_id }
+  const request = { ...baseRequest({ ...project, dimensions: row.dimensions }, query), vector: row.vector, excludeTextId: row.text_id }
   return respond(project, await ctx.engine.search(request))
 }
 

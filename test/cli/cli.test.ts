@@ -111,32 +111,36 @@ describe('the llmbase command', () => {
     assert.equal(await warmup.exited, 0)
 
     const server = await spawnServer(env)
-    assert.ok(server.startupMs < 5_000, `started in ${Math.round(server.startupMs)} ms`)
-    // A request whose body arrives slowly is in flight when SIGTERM comes.
-    const body = JSON.stringify({ user_handle: 'slow', email: 'slow@example.org' })
-    const { port } = new URL(server.url)
-    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = httpRequest(
-        { port, method: 'PUT', path: '/v1/users/slow', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          let text = ''
-          res.on('data', (chunk) => (text += chunk))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-        },
-      )
-      req.on('error', reject)
-      req.write(body.slice(0, 10))
-      setTimeout(() => req.end(body.slice(10)), 1_000)
-    })
-    await sleep(300)
-    killGroup(server, 'SIGTERM')
-    await sleep(200)
-    await assert.rejects(fetch(`${server.url}/healthz`), 'no new connections are accepted while shutting down')
-    const finished = await response
-    assert.equal(finished.status, 201, finished.text)
-    assert.equal(await server.exited, 0)
-    assert.match(server.output(), /"shutting down: finishing in-flight requests"/)
-    assert.match(server.output(), /"msg":"stopped"/)
+    try {
+      assert.ok(server.startupMs < 5_000, `started in ${Math.round(server.startupMs)} ms`)
+      // A request whose body arrives slowly is in flight when SIGTERM comes.
+      const body = JSON.stringify({ user_handle: 'slow', email: 'slow@example.org' })
+      const { port } = new URL(server.url)
+      const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpRequest(
+          { port, method: 'PUT', path: '/v1/users/slow', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            let text = ''
+            res.on('data', (chunk) => (text += chunk))
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+          },
+        )
+        req.on('error', reject)
+        req.write(body.slice(0, 10))
+        setTimeout(() => req.end(body.slice(10)), 1_000)
+      })
+      await sleep(300)
+      killGroup(server, 'SIGTERM')
+      await sleep(200)
+      await assert.rejects(fetch(`${server.url}/healthz`), 'no new connections are accepted while shutting down')
+      const finished = await response
+      assert.equal(finished.status, 201, finished.text)
+      assert.equal(await server.exited, 0)
+      assert.match(server.output(), /"shutting down: finishing in-flight requests"/)
+      assert.match(server.output(), /"msg":"stopped"/)
+    } finally {
+      killGroup(server)
+    }
 
     const again = await spawnServer(env)
     try {

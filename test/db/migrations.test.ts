@@ -34,7 +34,7 @@ for (const kind of DATABASES) {
     it('takes every migration down and up again on a database holding data, restoring the same schema', async () => {
       const { database } = server.running
       // Migrations that wait for a capability this database lacks (pgvector) are not applied here.
-      const all = loadMigrations().filter((m) => m.requires.every((capability) => database.capabilities[capability]))
+      const all = loadMigrations().filter((m) => m.requires.every((r) => database.capabilities[r.capability] === r.present))
       const original = await schemaOf(database)
       for (let steps = 1; steps <= all.length; steps++) {
         const reverted = await migrateDown(database.pool, { steps })
@@ -44,7 +44,7 @@ for (const kind of DATABASES) {
         assert.deepEqual(await schemaOf(database), original)
       }
       const status = await migrationStatus(database.pool, { capabilities: database.capabilities })
-      assert.ok(status.every((m) => (m.state === 'applied' && !m.modified) || m.state === 'waiting'))
+      assert.ok(status.every((m) => (m.state === 'applied' && !m.modified) || m.state === 'waiting' || m.state === 'replaced'))
       assert.equal(status.filter((m) => m.state === 'applied').length, all.length)
       // The first migration seeds _system again after a full round trip.
       assert.equal((await server.request('GET', '/v1/users/_system')).status, 200)
@@ -82,6 +82,22 @@ for (const kind of DATABASES) {
       assert.equal(Number(tables.rows[0].count), 0)
     })
 
+    it('applies one of two alternatives, the one whose requirements hold, and never the other', async () => {
+      const dir = fixtures('alternatives')
+      const first = await migrateUp(database.pool, { dir, capabilities: { vectors: false } })
+      assert.deepEqual(first.map((m) => m.version), [1, 3])
+      const later = await migrateUp(database.pool, { dir, capabilities: { vectors: true } })
+      assert.deepEqual(later, [], 'the capability appearing later does not bring the other alternative')
+      const status = await migrationStatus(database.pool, { dir, capabilities: { vectors: true } })
+      assert.deepEqual(status.map((m) => [m.version, m.state]), [[1, 'applied'], [2, 'replaced'], [3, 'applied']])
+      await migrateDown(database.pool, { dir, steps: 10 })
+      const withVectors = await migrateUp(database.pool, { dir, capabilities: { vectors: true } })
+      assert.deepEqual(withVectors.map((m) => m.version), [1, 2])
+      const status2 = await migrationStatus(database.pool, { dir, capabilities: { vectors: false } })
+      assert.deepEqual(status2.map((m) => [m.version, m.state, m.waitingFor]), [[1, 'applied', null], [2, 'applied', null], [3, 'replaced', null]])
+      await migrateDown(database.pool, { dir, steps: 10 })
+    })
+
     it('rolls back a failing migration completely and names it', async () => {
       const dir = fixtures('broken')
       await assert.rejects(migrateUp(database.pool, { dir, capabilities: { vectors: false } }), /migration 0002_fails \(up\) failed/)
@@ -112,7 +128,7 @@ for (const kind of DATABASES.filter((k) => k === 'postgres')) {
       const database = await openDatabase({ url: testDb.env.DATABASE_URL, dataDir: testDb.dataDir, poolSize: 1, logger: silent })
       try {
         const rows = await database.pool.query('select version, count(*) over (partition by version) as n from schema_migrations')
-        const applicable = loadMigrations().filter((m) => m.requires.every((capability) => database.capabilities[capability]))
+        const applicable = loadMigrations().filter((m) => m.requires.every((r) => database.capabilities[r.capability] === r.present))
         assert.equal(rows.rows.length, applicable.length)
         assert.ok(rows.rows.every((r) => Number(r.n) === 1))
       } finally {

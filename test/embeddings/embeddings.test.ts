@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { DATABASES_WITHOUT_VECTORS, VECTOR_DATABASES } from '../helpers/databases.js'
+import { VECTOR_DATABASES } from '../helpers/databases.js'
 import { createUser, startTestServer, type TestServer } from '../helpers/server.js'
 
 const KANT = [-0.020850, 0.018522, 0.053270, 0.071384, 0.020003]
@@ -243,37 +243,6 @@ for (const kind of VECTOR_DATABASES) {
       assert.equal(resize.body.code, 'instance_in_use')
       await server.request('DELETE', '/v1/embeddings/alice/dims', { key: as('alice') })
       assert.equal((await server.request('PATCH', '/v1/projects/alice/dims', { key: as('alice'), body: { instance_handle: 'seven' } })).status, 200, 'once empty, any instance')
-    })
-  })
-}
-
-for (const kind of DATABASES_WITHOUT_VECTORS) {
-  describe(`vector routes on the ${kind} database, which lacks pgvector`, () => {
-    let server: TestServer
-    let key: string
-    before(async () => {
-      server = await startTestServer(kind)
-      key = (await createUser(server, 'alice')).key
-      await server.request('PUT', '/v1/llm-instances/alice/emb', { key, body: { instance_handle: 'emb', endpoint: 'https://api.foo.bar/e', model: 'm', dimensions: 5 } })
-      await server.request('PUT', '/v1/projects/alice/proj1', { key, body: { project_handle: 'proj1', instance_handle: 'emb' } })
-    })
-    after(() => server?.close())
-
-    it('answer 503 naming the missing extension, while projects work', async () => {
-      for (const [method, path, body] of [
-        ['POST', '/v1/embeddings/alice/proj1', { embeddings: [{ text_id: 'a', vector: KANT }] }],
-        ['GET', '/v1/embeddings/alice/proj1', undefined],
-        ['GET', '/v1/similars/alice/proj1/a', undefined],
-        ['POST', '/v1/similars/alice/proj1', { vector: KANT }],
-      ] as const) {
-        const response = await server.request(method, path, { key, ...(body ? { body } : {}) })
-        assert.equal(response.status, 503, path)
-        assert.equal(response.body.code, 'capability_unavailable')
-        assert.match(response.body.detail, /pgvector/)
-      }
-      const project = await server.request('GET', '/v1/projects/alice/proj1', { key })
-      assert.equal(project.status, 200)
-      assert.equal(project.body.search_index, null)
     })
   })
 }

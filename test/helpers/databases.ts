@@ -15,15 +15,38 @@ export type DatabaseKind = 'embedded' | 'postgres'
 export const DATABASES: DatabaseKind[] = process.env.TEST_DATABASE_URL ? ['embedded', 'postgres'] : ['embedded']
 
 /**
- * The databases that can run the vector suites: the embedded one always (it ships pgvector),
- * the server only when it offers pgvector. A server without it runs the suite that checks
- * that vector routes answer 503 instead.
+ * Every database stores and searches vectors: the embedded one with pgvector, a server with
+ * pgvector if it has it, otherwise in the portable storage that the native engine searches.
  */
-export const VECTOR_DATABASES: DatabaseKind[] = [
-  'embedded',
-  ...(process.env.TEST_DATABASE_URL && (await serverHasPgvector(process.env.TEST_DATABASE_URL)) ? (['postgres'] as const) : []),
+export const VECTOR_DATABASES: DatabaseKind[] = DATABASES
+
+/**
+ * The vector suites run once per engine the database offers: on the embedded database both
+ * engines, on a server the native engine always and pgvector when the server has it.
+ */
+export interface VectorSetup {
+  kind: DatabaseKind
+  engine: 'pgvector' | 'native'
+  /** `native engine on the embedded database` */
+  label: string
+  env: Record<string, string>
+}
+
+const setup = (kind: DatabaseKind, engine: VectorSetup['engine']): VectorSetup => ({
+  kind,
+  engine,
+  label: `${engine} engine on the ${kind} database`,
+  env: { LLMBASE_VECTOR_ENGINE: engine },
+})
+
+export const SERVER_HAS_PGVECTOR = process.env.TEST_DATABASE_URL ? await serverHasPgvector(process.env.TEST_DATABASE_URL) : false
+
+export const VECTOR_SETUPS: VectorSetup[] = [
+  setup('embedded', 'native'),
+  setup('embedded', 'pgvector'),
+  ...(process.env.TEST_DATABASE_URL ? [setup('postgres', 'native')] : []),
+  ...(SERVER_HAS_PGVECTOR ? [setup('postgres', 'pgvector')] : []),
 ]
-export const DATABASES_WITHOUT_VECTORS: DatabaseKind[] = DATABASES.filter((kind) => !VECTOR_DATABASES.includes(kind))
 
 async function serverHasPgvector(url: string): Promise<boolean> {
   return withAdminClient(url, async (client) => (await client.query("select 1 from pg_available_extensions where name = 'vector'")).rowCount === 1)

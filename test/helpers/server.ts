@@ -62,6 +62,8 @@ export async function startTestServer(
       LLMBASE_ADMIN_KEY: adminKey,
       ENCRYPTION_KEY: `test-encryption-${randomBytes(24).toString('hex')}`,
       LOG_LEVEL: options.captureLogs ? 'debug' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
+      // Two test files run at once on two cores: an index build takes one of them, not both.
+      LLMBASE_NATIVE_BUILD_THREADS: '1',
       ...options.env,
     },
     flags: { dotenv: undefined },
@@ -121,7 +123,7 @@ export function requester(baseUrl: string, defaultKey: string | null): Requester
 }
 
 /** Creates a user through the API and returns its handle and first key. */
-export async function createUser(server: TestServer, handle: string, extra: Record<string, unknown> = {}) {
+export async function createUser(server: Pick<TestServer, 'request'>, handle: string, extra: Record<string, unknown> = {}) {
   const response = await server.request('PUT', `/v1/users/${handle}`, {
     body: { user_handle: handle, email: `${handle}@example.org`, name: `User ${handle}`, ...extra },
   })

@@ -19,6 +19,18 @@ describe('configuration', () => {
     assert.equal(config.bodyLimit, 32 * 1024 * 1024)
     assert.equal(config.shutdownTimeoutMs, 10_000)
     assert.equal(config.dbPoolSize, 10)
+    assert.equal(config.vectors.engine, 'auto')
+    assert.equal(config.vectors.nativeBuildThreads, 0)
+    assert.equal(config.vectors.nativeSaveDelayMs, 30_000)
+  })
+
+  it('takes a vector engine by name and refuses an unknown one', () => {
+    assert.equal(loadConfig({ env: { LLMBASE_VECTOR_ENGINE: 'Native' }, cwd: emptyDir }).vectors.engine, 'native')
+    assert.throws(() => loadConfig({ env: { LLMBASE_VECTOR_ENGINE: 'faiss' }, cwd: emptyDir }), (error: Error) => {
+      assert.ok(error instanceof ConfigError)
+      assert.match(error.message, /LLMBASE_VECTOR_ENGINE must be one of auto, pgvector, native \(got "faiss"\)/)
+      return true
+    })
   })
 
   it('takes flags over the environment over the .env file', () => {

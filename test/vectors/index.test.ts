@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import { encodeVector } from '../../src/vectors/codec.js'
 import { distanceSql } from '../../src/vectors/pgvector/sql.js'
-import { createTestDatabase, VECTOR_DATABASES } from '../helpers/databases.js'
+import { createTestDatabase, VECTOR_SETUPS } from '../helpers/databases.js'
 import { createUser, startTestServer, type TestServer } from '../helpers/server.js'
 import { exactNeighbours, gaussianMixture, recall } from '../helpers/vectors.js'
 
@@ -15,15 +15,15 @@ const TENANTS = 10
 // A small threshold so that a test-sized project gets its HNSW index.
 const env = { LLMBASE_EXACT_SEARCH_MAX_ROWS: '1000', LLMBASE_INDEX_BUILD_DELAY_MS: '100' }
 
-for (const kind of VECTOR_DATABASES) {
-  describe(`approximate search through an HNSW index on the ${kind} database`, () => {
+for (const { kind, engine, label, env: engineEnv } of VECTOR_SETUPS) {
+  describe(`approximate search through an HNSW index, ${label}`, () => {
     let server: TestServer
     let alice: string
     const data = gaussianMixture({ count: COUNT, dimensions: DIMENSIONS, queries: 30, centroids: 20, seed: 7 })
     const id = (index: number) => `p${index}`
 
     before(async () => {
-      server = await startTestServer(kind, { env })
+      server = await startTestServer(kind, { env: { ...env, ...engineEnv } })
       alice = (await createUser(server, 'alice')).key
       await server.request('PUT', '/v1/llm-instances/alice/mix', { key: alice, body: { instance_handle: 'mix', endpoint: 'https://api.example.org/e', model: 'm', dimensions: DIMENSIONS } })
       await server.request('PUT', '/v1/projects/alice/mix', { key: alice, body: { project_handle: 'mix', instance_handle: 'mix' } })
@@ -38,6 +38,7 @@ for (const kind of VECTOR_DATABASES) {
       for (let waited = 0; ; waited += 200) {
         const project = await server.request('GET', '/v1/projects/alice/mix', { key: alice })
         if (project.body.search_index?.state === 'ready') break
+        if (project.body.search_index?.state === 'failed') throw new Error('the index build failed')
         if (waited > 120_000) throw new Error(`the index was not built: ${JSON.stringify(project.body.search_index)}`)
         await sleep(200)
       }
@@ -56,6 +57,7 @@ for (const kind of VECTOR_DATABASES) {
       assert.deepEqual({ state, search, error }, { state: 'ready', search: 'index', error: null })
       // Built as soon as writes paused past the threshold; later rows went into the live index.
       assert.ok(rowsAtBuild > 1000 && rowsAtBuild <= COUNT, `built at ${rowsAtBuild} rows`)
+      if (engine !== 'pgvector') return
       const projectId = project.body.project_id as number
       const distance = distanceSql(DIMENSIONS, true, encodeVector(Array.from(data.queries[0] as Float32Array)))
       const plan = await sql<{ 'QUERY PLAN': string }>`explain select text_id from embeddings where project_id = ${sql.lit(projectId)} order by ${distance} limit 10`.execute(server.running.database.db)
@@ -106,18 +108,20 @@ for (const kind of VECTOR_DATABASES) {
       const project = await server.request('GET', '/v1/projects/alice/mix', { key: alice })
       assert.equal(project.body.search_index.state, 'none')
       assert.equal(project.body.search_index.search, 'exact')
+      assert.deepEqual((await search(data.queries[0] as Float32Array)).length, 0)
+      if (engine !== 'pgvector') return
       const indexes = await server.running.database.pool.query('select 1 from pg_indexes where indexname = $1', [`embeddings_hnsw_p${projectId}`])
       assert.equal(indexes.rowCount, 0)
     })
   })
 }
 
-for (const kind of VECTOR_DATABASES) {
-  describe(`vector indexes of deleted users on the ${kind} database`, () => {
+for (const { kind, label } of VECTOR_SETUPS.filter((s) => s.engine === 'pgvector')) {
+  describe(`vector indexes of deleted users, ${label}`, () => {
     it('are dropped at the next start', async () => {
       const testDatabase = await createTestDatabase(kind)
       try {
-        const first = await startTestServer(kind, { env, testDatabase })
+        const first = await startTestServer(kind, { env: { ...env, LLMBASE_VECTOR_ENGINE: 'pgvector' }, testDatabase })
         const bob = await createUser(first, 'bob')
         await first.request('PUT', '/v1/llm-instances/bob/eight', { key: bob.key, body: { instance_handle: 'eight', endpoint: 'https://api.example.org/e', model: 'm', dimensions: 8 } })
         await first.request('PUT', '/v1/projects/bob/big', { key: bob.key, body: { project_handle: 'big', instance_handle: 'eight' } })
@@ -133,7 +137,7 @@ for (const kind of VECTOR_DATABASES) {
         assert.equal((await first.request('DELETE', '/v1/users/bob')).status, 204)
         assert.equal(await indexExists(first), true, 'deleting the user removes the project, not its index')
         await first.close()
-        const second = await startTestServer(kind, { env, testDatabase })
+        const second = await startTestServer(kind, { env: { ...env, LLMBASE_VECTOR_ENGINE: 'pgvector' }, testDatabase })
         try {
           assert.equal(await indexExists(second), false)
         } finally {

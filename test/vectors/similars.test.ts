@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { VECTOR_DATABASES } from '../helpers/databases.js'
+import { VECTOR_SETUPS } from '../helpers/databases.js'
 import { createUser, startTestServer, type TestServer } from '../helpers/server.js'
 
 /** Unit vectors at known angles to e1 = [1, 0, 0], so every similarity is known exactly. */
@@ -15,14 +15,14 @@ const RECORDS = [
   { text_id: 'a180', vector: at(180), metadata: { author: 'Schelling', year: 1800 } },
 ]
 
-for (const kind of VECTOR_DATABASES) {
-  describe(`similarity search on the ${kind} database`, () => {
+for (const { kind, label, env } of VECTOR_SETUPS) {
+  describe(`similarity search, ${label}`, () => {
     let server: TestServer
     let alice: string
     let bob: string
 
     before(async () => {
-      server = await startTestServer(kind)
+      server = await startTestServer(kind, { env })
       alice = (await createUser(server, 'alice')).key
       bob = (await createUser(server, 'bob')).key
       await server.request('PUT', '/v1/llm-instances/alice/three', { key: alice, body: { instance_handle: 'three', endpoint: 'https://api.example.org/e', model: 'm', dimensions: 3 } })

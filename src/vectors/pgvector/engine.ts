@@ -5,7 +5,8 @@ import type { Database } from '../../db/database.js'
 import { encodeVector } from '../codec.js'
 import type { IndexStatus, SearchHit, SearchProject, SearchRequest, VectorEngine } from '../engine.js'
 import { IndexMaintainer } from './indexes.js'
-import { conditionSql, distanceSql, exclusionSql, MAX_INDEXED_DIMENSIONS } from './sql.js'
+import { projectWhere, searchConditions } from '../filter-sql.js'
+import { distanceSql, MAX_INDEXED_DIMENSIONS } from './sql.js'
 
 /**
  * - `exactSearchMaxRows`: projects (and filtered subsets) up to this many rows are searched
@@ -36,6 +37,7 @@ export const pgvectorSessionSettings = (options: PgvectorOptions): Record<string
  */
 export class PgvectorEngine implements VectorEngine {
   readonly name = 'pgvector'
+  readonly description: string
   private readonly indexes: IndexMaintainer
 
   constructor(
@@ -44,6 +46,7 @@ export class PgvectorEngine implements VectorEngine {
     logger: Logger,
   ) {
     this.indexes = new IndexMaintainer(database, options, logger)
+    this.description = `pgvector ${database.capabilities.pgvectorVersion ?? ''}`.trim()
   }
 
   /** Resumes index work that a restart interrupted. */
@@ -53,13 +56,8 @@ export class PgvectorEngine implements VectorEngine {
 
   async search(request: SearchRequest): Promise<SearchHit[]> {
     const { project } = request
-    const filters = [
-      ...request.filter.map(conditionSql),
-      ...(request.excludeMetadata ? [exclusionSql(request.excludeMetadata.key, request.excludeMetadata.value)] : []),
-      ...(request.excludeTextId !== undefined ? [sql<boolean>`text_id <> ${request.excludeTextId}`] : []),
-    ]
-    // Each condition in its own parentheses: an OR inside one must not escape the project.
-    const where = sql.join([sql`project_id = ${sql.lit(project.id)}`, ...filters.map((f) => sql`(${f})`)], sql` and `)
+    const filters = searchConditions(request)
+    const where = projectWhere(project.id, filters)
     const indexed = await this.useIndex(project, where, filters.length > 0)
     const distance = distanceSql(project.dimensions, indexed, encodeVector(request.vector))
     const columns = [
