@@ -1,11 +1,12 @@
 /**
- * Vector store benchmark: llmbase's HTTP API on the embedded database, the engine it wraps
- * (PGlite + pgvector, same schema, hand-written SQL), and usearch in-process as the ceiling,
- * on the same seeded data, in one run.
+ * Vector store benchmark, on the same seeded data, in one run: llmbase's HTTP API on the
+ * embedded database with each engine (native: usearch in process; pgvector: inside PGlite),
+ * the engines it wraps (PGlite + pgvector with hand-written SQL; usearch in process, the
+ * ceiling), and LanceDB, an embedded vector database from npm, as a peer.
  *
- *   npm run bench -- vectors                      # profile ci: 20k × 384
- *   npm run bench -- vectors --profile full       # 100k × 384 and 50k × 1536
- *   npm run bench -- vectors --systems api,raw    # a subset
+ *   npm run bench -- vectors                             # profile ci: 20k × 384
+ *   npm run bench -- vectors --profile full              # 100k × 384 and 50k × 1536
+ *   npm run bench -- vectors --systems api-native,raw    # a subset
  *
  * Each system runs in a child process of its own (memory and garbage collection do not leak
  * between them); the parent samples the child's process tree for peak memory and computes
@@ -17,6 +18,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { Agent, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -28,7 +30,7 @@ import { percentile, table } from './_stats.js'
 const { values } = parseArgs({
   options: {
     profile: { type: 'string', default: 'ci' },
-    systems: { type: 'string', default: 'api,raw,usearch' },
+    systems: { type: 'string', default: 'api-native,api-pgvector,raw,lancedb,usearch' },
     system: { type: 'string' },
     count: { type: 'string' },
     dimensions: { type: 'string' },
@@ -79,9 +81,9 @@ async function main() {
     console.log(`\n${dataset.count} × ${dataset.dimensions}, ${dataset.queries} queries (ground truth in ${((performance.now() - started) / 1000).toFixed(1)} s)`)
     const rows: Array<Record<string, string | number>> = []
     for (const system of systems) {
-      const { measured, peakMb } = await runChild(system, dataset)
+      const { results, peakMb } = await runChild(system, dataset)
       const meanRecall = (found: string[][], expected: string[][]) => found.reduce((sum, ids, i) => sum + recall(ids, expected[i] as string[]), 0) / found.length
-      rows.push({
+      for (const measured of results) rows.push({
         system: measured.system,
         'ingest vec/s': Math.round(measured.ingestPerSecond),
         'ingest vec/s (2 clients)': measured.ingestTwoClientsPerSecond === null ? 'n/a' : Math.round(measured.ingestTwoClientsPerSecond),
@@ -114,7 +116,8 @@ async function runChild(system: string, dataset: { count: number; dimensions: nu
   clearInterval(sampler)
   if (code !== 0) throw new Error(`${system} failed with exit code ${code}`)
   const line = output.trim().split('\n').pop() as string
-  return { measured: JSON.parse(line) as Measured, peakMb: Math.round(peakKb / 1024) }
+  const measured = JSON.parse(line) as Measured | Measured[]
+  return { results: Array.isArray(measured) ? measured : [measured], peakMb: Math.round(peakKb / 1024) }
 }
 
 /** Resident memory of a process and all its descendants, from /proc. */
@@ -144,9 +147,15 @@ async function runSystem(system: string) {
   const count = Number(values.count)
   const dimensions = Number(values.dimensions)
   const data = gaussianMixture({ count, dimensions, queries: Number(values.queries), seed: 42 })
-  const runner = { api: benchApi, raw: benchRawPglite, usearch: benchUsearch }[system]
+  const runner = {
+    'api-native': (d: Data, n: number) => benchApi(d, n, 'native'),
+    'api-pgvector': (d: Data, n: number) => benchApi(d, n, 'pgvector'),
+    raw: benchRawPglite,
+    lancedb: benchLanceDb,
+    usearch: benchUsearch,
+  }[system]
   if (!runner) throw new Error(`unknown system ${system}`)
-  const measured = await runner(data, dimensions)
+  const measured: Measured | Measured[] = await runner(data, dimensions)
   process.stdout.write(`${JSON.stringify(measured)}\n`)
 }
 
@@ -179,12 +188,14 @@ async function runQueries(data: Data, clients: number, search: (query: Float32Ar
  * The API runs as `llmbase serve` in a process of its own, as in production, and this process
  * is its client: the figures are the server's, not a client's sharing its event loop.
  */
-async function benchApi(data: Data, dimensions: number): Promise<Measured> {
+async function benchApi(data: Data, dimensions: number, engine: 'native' | 'pgvector'): Promise<Measured> {
   const dataDir = mkdtempSync(join(tmpdir(), 'llmbase-bench-'))
   cpSync(await ensureTemplate(), join(dataDir, 'pgdata'), { recursive: true })
   const adminKey = `bench-${randomBytes(16).toString('hex')}`
   const root = fileURLToPath(new URL('..', import.meta.url))
-  const server = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), 'serve'], {
+  // BENCH_SERVER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
+  const nodeFlags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+  const server = spawn(process.execPath, [...nodeFlags, '--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), 'serve'], {
     cwd: dataDir,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: {
@@ -194,6 +205,7 @@ async function benchApi(data: Data, dimensions: number): Promise<Measured> {
       LLMBASE_ADMIN_KEY: adminKey,
       ENCRYPTION_KEY: randomBytes(24).toString('hex'),
       LOG_LEVEL: 'info',
+      LLMBASE_VECTOR_ENGINE: engine,
       // An index for this project too (by default projects up to 20k rows are searched exactly).
       LLMBASE_EXACT_SEARCH_MAX_ROWS: '5000',
       LLMBASE_INDEX_BUILD_DELAY_MS: String(BUILD_DELAY_MS),
@@ -227,12 +239,26 @@ async function benchApi(data: Data, dimensions: number): Promise<Measured> {
       ;(serverMs[`${entry.method} ${entry.route}`] ??= []).push(entry.duration_ms)
     }
   })
-  const call = async (method: string, path: string, body?: string) => {
-    const response = await fetch(url + path, { method, body, headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' } })
-    const text = await response.text()
-    if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 300)}`)
-    return text ? JSON.parse(text) : null
-  }
+  // node:http with kept-alive connections: fetch costs the client about a millisecond per
+  // request on this machine, which would hide the server's own time.
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 })
+  const target = new URL(url)
+  const call = (method: string, path: string, body?: string) =>
+    new Promise<any>((resolve, reject) => {
+      const headers: Record<string, string | number> = { authorization: `Bearer ${adminKey}` }
+      if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+      const request = httpRequest({ host: target.hostname, port: target.port, method, path, agent, headers }, (response) => {
+        const chunks: Buffer[] = []
+        response.on('data', (chunk: Buffer) => chunks.push(chunk))
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString()
+          if ((response.statusCode ?? 0) >= 300) reject(new Error(`${method} ${path}: ${response.statusCode} ${text.slice(0, 300)}`))
+          else resolve(text ? JSON.parse(text) : null)
+        })
+      })
+      request.on('error', reject)
+      request.end(body)
+    })
   try {
     await call('PUT', '/v1/users/bench', JSON.stringify({ user_handle: 'bench', email: 'bench@example.org' }))
     await call('PUT', '/v1/llm-instances/bench/synthetic', JSON.stringify({ instance_handle: 'synthetic', endpoint: 'https://api.example.org/v1/embeddings', model: 'synthetic', dimensions }))
@@ -299,7 +325,9 @@ async function benchApi(data: Data, dimensions: number): Promise<Measured> {
     const one = await runQueries(data, 1, search())
     const two = await runQueries(data, 2, search())
     const filtered = await runQueries(data, 1, search({ tenant: 0 }))
-    return { system: 'llmbase API (embedded)', ingestPerSecond, ingestTwoClientsPerSecond, indexBuildSeconds, healthzMaxMs: healthzMax, oneClient: one.timing, twoClients: two.timing, results: one.results, filtered: filtered.results }
+    const searches = (serverMs['POST /v1/similars/:user_handle/:project_handle'] ?? []).sort((a, b) => a - b)
+    process.stderr.write(`${engine}: server time per search (all kinds): p50 ${percentile(searches, 50)} ms, p99 ${percentile(searches, 99)} ms\n`)
+    return { system: `llmbase API, ${engine} engine`, ingestPerSecond, ingestTwoClientsPerSecond, indexBuildSeconds, healthzMaxMs: healthzMax, oneClient: one.timing, twoClients: two.timing, results: one.results, filtered: filtered.results }
   } finally {
     server.kill('SIGTERM')
     await new Promise((resolve) => server.on('exit', resolve))
@@ -401,6 +429,55 @@ async function benchUsearch(data: Data, dimensions: number): Promise<Measured> {
     twoClients: two.timing,
     results: one.results,
     filtered: null,
+  }
+}
+
+/**
+ * LanceDB (`@lancedb/lancedb`) as an embedded peer: a table in a temporary folder, its
+ * IVF_HNSW_SQ index with one partition (one HNSW graph over int8-quantised vectors) and the
+ * same m and ef_construction, searched at ef 100 and, to reach equal recall, with the
+ * candidates re-ranked on the full vectors (`refineFactor`).
+ */
+async function benchLanceDb(data: Data): Promise<Measured[]> {
+  const lancedb = await import('@lancedb/lancedb')
+  const dir = mkdtempSync(join(tmpdir(), 'llmbase-bench-lance-'))
+  try {
+    const db = await lancedb.connect(dir)
+    const rows = (start: number) => data.points.slice(start, start + BATCH).map((point, i) => ({ id: String(start + i), tenant: (start + i) % TENANTS, vector: Array.from(point) }))
+    const ingestStarted = performance.now()
+    const table = await db.createTable('corpus', rows(0))
+    for (let start = BATCH; start < data.points.length; start += BATCH) await table.add(rows(start))
+    const ingestPerSecond = data.points.length / ((performance.now() - ingestStarted) / 1000)
+    const buildStarted = performance.now()
+    await table.createIndex('vector', { config: lancedb.Index.hnswSq({ distanceType: 'cosine', m: HNSW.m, efConstruction: HNSW.efConstruction, numPartitions: 1 }) })
+    const indexBuildSeconds = (performance.now() - buildStarted) / 1000
+    const measured: Measured[] = []
+    for (const refine of [0, 4]) {
+      const search = (filtered: boolean) => async (query: Float32Array) => {
+        let q = table.vectorSearch(Array.from(query)).distanceType('cosine').ef(HNSW.efSearch).limit(K).select(['id', '_distance'])
+        if (refine > 0) q = q.refineFactor(refine)
+        if (filtered) q = q.where('tenant = 0')
+        return ((await q.toArray()) as Array<{ id: string }>).map((r) => r.id)
+      }
+      await runQueries({ ...data, queries: data.queries.slice(0, 20) }, 1, search(false))
+      const one = await runQueries(data, 1, search(false))
+      const two = await runQueries(data, 2, search(false))
+      const filtered = await runQueries(data, 1, search(true))
+      measured.push({
+        system: `LanceDB 0.37 (HNSW-SQ, ef ${HNSW.efSearch}${refine ? `, refine ×${refine}` : ''})`,
+        ingestPerSecond,
+        ingestTwoClientsPerSecond: null,
+        indexBuildSeconds,
+        healthzMaxMs: null,
+        oneClient: one.timing,
+        twoClients: two.timing,
+        results: one.results,
+        filtered: filtered.results,
+      })
+    }
+    return measured
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 

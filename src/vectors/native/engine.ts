@@ -10,6 +10,7 @@ import { decodeVectorInto } from '../codec.js'
 import type { IndexStatus, SearchHit, SearchProject, SearchRequest, VectorEngine } from '../engine.js'
 import { projectWhere, searchConditions } from '../filter-sql.js'
 import type { BuildRequest, BuildResult } from './build-worker.js'
+import { CANDIDATES_PER_RESULT, normalized } from './normalize.js'
 import { type ChangedRow, type ProjectHead, readChanges, readHead, readPage } from './changes.js'
 import { checkIndexFile, fileCrc, indexFile, loadStore, removeSnapshot, saveStore, snapshotDir } from './snapshot.js'
 import { VectorStore } from './store.js'
@@ -133,7 +134,7 @@ export class NativeEngine implements VectorEngine {
     const { store } = state
     if (store.count === 0 || count === 0) return []
     if (state.index && store.count > this.options.exactSearchMaxRows) {
-      const matches = state.index.search(query, Math.min(count, store.count), 1)
+      const matches = state.index.search(normalized(query), Math.min(count * CANDIDATES_PER_RESULT, store.count), 1)
       const candidates: Candidate[] = []
       for (let i = 0; i < matches.keys.length; i++) {
         const row = store.row(Number(matches.keys[i]))
@@ -163,9 +164,10 @@ export class NativeEngine implements VectorEngine {
     // Many pass: ask the index for more neighbours than needed, keep those that pass, and ask
     // for more until enough do (or the whole project has been asked for).
     const index = state.index
-    let k = Math.min(store.count, Math.ceil((count * store.count) / Math.max(1, matching) * 1.5) + 16)
+    const unit = normalized(query)
+    let k = Math.min(store.count, Math.ceil(((count * CANDIDATES_PER_RESULT * store.count) / Math.max(1, matching)) * 1.5) + 16)
     for (;;) {
-      const matches = index.search(query, k, 1)
+      const matches = index.search(unit, k, 1)
       const ids = Array.from(matches.keys, Number)
       const passing = await sql<{ id: number }>`select id from embeddings where ${where} and id = any(${ids}::bigint[])`.execute(this.database.db)
       const pass = new Set(passing.rows.map((r) => Number(r.id)))
@@ -174,7 +176,8 @@ export class NativeEngine implements VectorEngine {
         const row = store.row(ids[i] as number)
         if (row !== undefined && pass.has(ids[i] as number)) candidates.push({ row, distance: matches.distances[i] as number })
       }
-      if (candidates.length >= count || k >= store.count) return candidates.slice(0, count)
+      // Enough candidates to rescore exactly (search() ranks them), or nothing more to ask.
+      if (candidates.length >= count * CANDIDATES_PER_RESULT || k >= store.count) return candidates
       k = Math.min(store.count, k * 4)
     }
   }
@@ -293,7 +296,10 @@ export class NativeEngine implements VectorEngine {
     if (grow) this.dropIndex(state)
     for (const event of events) {
       if (event.row) putRow(state.store, event.row)
-      else state.store.delete(event.id)
+      else {
+        const { moved } = state.store.delete(event.id)
+        if (moved !== undefined) state.touchedDuringBuild?.add(moved)
+      }
       state.touchedDuringBuild?.add(event.id)
       if (state.index) this.updateIndex(state, event.id)
     }
@@ -312,7 +318,7 @@ export class NativeEngine implements VectorEngine {
       state.indexChurn++
     }
     const row = state.store.row(id)
-    if (row !== undefined) index.add(key, state.store.vector(row), 1)
+    if (row !== undefined) index.add(key, normalized(state.store.vector(row)), 1)
   }
 
   private dropIndex(state: ProjectState): void {
@@ -328,7 +334,7 @@ export class NativeEngine implements VectorEngine {
     return new Index({
       dimensions,
       metric: MetricKind.Cos,
-      quantization: ScalarKind.F32,
+      quantization: ScalarKind.I8,
       connectivity: this.options.m,
       expansion_add: this.options.efConstruction,
       expansion_search: this.options.efSearch,
@@ -373,24 +379,25 @@ export class NativeEngine implements VectorEngine {
       const request: BuildRequest = {
         dimensions: store.dimensions,
         ids: store.ids.slice(0, store.count),
-        data: store.packed().slice(),
+        data: await store.copyPacked(),
         connectivity: this.options.m,
         expansionAdd: this.options.efConstruction,
         expansionSearch: this.options.efSearch,
         threads: this.options.nativeBuildThreads || cpus().length,
         path,
       }
+      const rows = request.ids.length // the arrays are handed to the worker
       const result = await this.runWorker(request)
       if (this.closed || this.projects.get(state.id) !== state) return
       const index = this.newIndex(store.dimensions)
       index.load(path)
       state.index = index
-      state.indexRows = request.ids.length
+      state.indexRows = rows
       state.indexChurn = 0
       state.buildError = null
       // Writes that arrived during the build.
       for (const id of state.touchedDuringBuild) this.updateIndex(state, id)
-      this.logger.info({ project_id: state.id, rows: request.ids.length, seconds: Math.round(result.seconds * 10) / 10 }, 'vector index ready')
+      this.logger.info({ project_id: state.id, rows, seconds: Math.round(result.seconds * 10) / 10 }, 'vector index ready')
       state.unsaved = true
       if (state.seq === seq && state.touchedDuringBuild.size === 0) await this.save(state, { index: path, result })
       else this.scheduleSave(state)
@@ -405,7 +412,7 @@ export class NativeEngine implements VectorEngine {
 
   private runWorker(request: BuildRequest): Promise<BuildResult> {
     return new Promise((resolve, reject) => {
-      const worker = buildWorker(request)
+      const worker = buildWorker(request, [request.ids.buffer as ArrayBuffer, request.data.buffer as ArrayBuffer])
       this.workers.add(worker)
       let result: BuildResult | undefined
       worker.once('message', (message: BuildResult) => {
@@ -515,12 +522,15 @@ export class NativeEngine implements VectorEngine {
  * The worker that builds an index. Run from TypeScript sources (tests, `npm run dev`), the
  * worker registers tsx itself: Node 20 does not apply `--import` hooks to a worker's entry.
  */
-function buildWorker(request: BuildRequest): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./build-worker.js', import.meta.url), { workerData: request })
+function buildWorker(request: BuildRequest, transferList: ArrayBuffer[]): Worker {
+  // Not the server's flags (--inspect, --cpu-prof…): the worker needs none, and some conflict.
+  // The copies of ids and vectors are handed over, not copied again.
+  const options = { workerData: request, transferList, execArgv: [] }
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./build-worker.js', import.meta.url), options)
   const entry = new URL('./build-worker.ts', import.meta.url).href
   const tsx = import.meta.resolve('tsx/esm/api')
   const code = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}) })`
-  return new Worker(code, { eval: true, workerData: request })
+  return new Worker(code, { ...options, eval: true })
 }
 
 function newState(id: number, createdAt: string, store: VectorStore, seq: number): ProjectState {

@@ -42,10 +42,10 @@ export class VectorStore {
     this.data.set(vector, row * this.dimensions)
   }
 
-  /** Removes the row; returns whether it was held. */
-  delete(id: number): boolean {
+  /** Removes the row. Returns whether it was held, and the id of the row moved into its place. */
+  delete(id: number): { deleted: boolean; moved?: number } {
     const row = this.rowOf.get(id)
-    if (row === undefined) return false
+    if (row === undefined) return { deleted: false }
     this.rowOf.delete(id)
     const last = --this.count
     if (row !== last) {
@@ -54,9 +54,11 @@ export class VectorStore {
       this.textIds[row] = this.textIds[last] as string
       this.data.copyWithin(row * this.dimensions, last * this.dimensions, (last + 1) * this.dimensions)
       this.rowOf.set(moved, row)
+      this.textIds.length = last
+      return { deleted: true, moved }
     }
     this.textIds.length = last
-    return true
+    return { deleted: true }
   }
 
   vector(row: number): Float32Array {
@@ -66,6 +68,21 @@ export class VectorStore {
   /** The held rows' floats, without the spare capacity. */
   packed(): Float32Array {
     return this.data.subarray(0, this.count * this.dimensions)
+  }
+
+  /**
+   * A copy of the held rows' floats, made a few megabytes at a time with pauses between, so
+   * that the event loop keeps turning: copied at once, 150 MB stalled it for half a second.
+   */
+  async copyPacked(): Promise<Float32Array> {
+    const floats = this.count * this.dimensions
+    const copy = new Float32Array(floats)
+    const step = 1 << 20
+    for (let start = 0; start < floats; start += step) {
+      copy.set(this.data.subarray(start, Math.min(floats, start + step)), start)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    return copy
   }
 
   /** Bytes held, for the status report. */
