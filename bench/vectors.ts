@@ -184,6 +184,15 @@ async function runQueries(data: Data, clients: number, search: (query: Float32Ar
   return { results, timing: { qps: data.queries.length / seconds, p50: percentile(times, 50), p99: percentile(times, 99) } }
 }
 
+/** The query phases every system runs: a warm-up, one client, two clients, and (where it can) the 10 % tenant filter. */
+async function queryPhases(data: Data, search: (query: Float32Array) => Promise<string[]>, filteredSearch?: (query: Float32Array) => Promise<string[]>) {
+  await runQueries({ ...data, queries: data.queries.slice(0, 20) }, 1, search)
+  const one = await runQueries(data, 1, search)
+  const two = await runQueries(data, 2, search)
+  const filtered = filteredSearch ? await runQueries(data, 1, filteredSearch) : null
+  return { oneClient: one.timing, twoClients: two.timing, results: one.results, filtered: filtered?.results ?? null }
+}
+
 /**
  * The API runs as `llmbase serve` in a process of its own, as in production, and this process
  * is its client: the figures are the server's, not a client's sharing its event loop.
@@ -211,6 +220,8 @@ async function benchApi(data: Data, dimensions: number, engine: 'native' | 'pgve
       LLMBASE_INDEX_BUILD_DELAY_MS: String(BUILD_DELAY_MS),
       LLMBASE_HNSW_M: String(HNSW.m),
       LLMBASE_HNSW_EF_CONSTRUCTION: String(HNSW.efConstruction),
+      // pgvector's; the native engine searches at its own default (LLMBASE_NATIVE_EF_SEARCH=150,
+      // which its 8-bit index needs for the same recall).
       LLMBASE_HNSW_EF_SEARCH: String(HNSW.efSearch),
     },
   })
@@ -321,13 +332,10 @@ async function benchApi(data: Data, dimensions: number, engine: 'native' | 'pgve
       const response = await call('POST', '/v1/similars/bench/corpus?threshold=-1&limit=10', body)
       return (response.results as Array<{ id: string }>).map((r) => r.id)
     }
-    await runQueries({ ...data, queries: data.queries.slice(0, 20) }, 1, search())
-    const one = await runQueries(data, 1, search())
-    const two = await runQueries(data, 2, search())
-    const filtered = await runQueries(data, 1, search({ tenant: 0 }))
+    const phases = await queryPhases(data, search(), search({ tenant: 0 }))
     const searches = (serverMs['POST /v1/similars/:user_handle/:project_handle'] ?? []).sort((a, b) => a - b)
     process.stderr.write(`${engine}: server time per search (all kinds): p50 ${percentile(searches, 50)} ms, p99 ${percentile(searches, 99)} ms\n`)
-    return { system: `llmbase API, ${engine} engine`, ingestPerSecond, ingestTwoClientsPerSecond, indexBuildSeconds, healthzMaxMs: healthzMax, oneClient: one.timing, twoClients: two.timing, results: one.results, filtered: filtered.results }
+    return { system: `llmbase API, ${engine} engine`, ingestPerSecond, ingestTwoClientsPerSecond, indexBuildSeconds, healthzMaxMs: healthzMax, ...phases }
   } finally {
     server.kill('SIGTERM')
     await new Promise((resolve) => server.on('exit', resolve))
@@ -363,12 +371,9 @@ async function benchRawPglite(data: Data, dimensions: number): Promise<Measured>
     )
     return result.rows.map((r) => r.text_id)
   }
-  await runQueries({ ...data, queries: data.queries.slice(0, 20) }, 1, search(false))
-  const one = await runQueries(data, 1, search(false))
-  const two = await runQueries(data, 2, search(false))
-  const filtered = await runQueries(data, 1, search(true))
+  const phases = await queryPhases(data, search(false), search(true))
   await db.close()
-  return { system: 'raw PGlite + pgvector', ingestPerSecond, ingestTwoClientsPerSecond: null, indexBuildSeconds, healthzMaxMs: null, oneClient: one.timing, twoClients: two.timing, results: one.results, filtered: filtered.results }
+  return { system: 'raw PGlite + pgvector', ingestPerSecond, ingestTwoClientsPerSecond: null, indexBuildSeconds, healthzMaxMs: null, ...phases }
 }
 
 /** PostgreSQL's binary COPY format for (project_id int8, text_id text, vector, dimensions int4, metadata jsonb). */
@@ -416,20 +421,8 @@ async function benchUsearch(data: Data, dimensions: number): Promise<Measured> {
   index.add(keys, flat)
   const indexBuildSeconds = (performance.now() - buildStarted) / 1000
   const search = async (query: Float32Array) => Array.from(index.search(query, K, 1).keys, (key) => String(key))
-  await runQueries({ ...data, queries: data.queries.slice(0, 20) }, 1, search)
-  const one = await runQueries(data, 1, search)
-  const two = await runQueries(data, 2, search)
-  return {
-    system: 'usearch in-process (ceiling)',
-    ingestPerSecond: data.points.length / indexBuildSeconds,
-    ingestTwoClientsPerSecond: null,
-    indexBuildSeconds,
-    healthzMaxMs: null,
-    oneClient: one.timing,
-    twoClients: two.timing,
-    results: one.results,
-    filtered: null,
-  }
+  const phases = await queryPhases(data, search)
+  return { system: 'usearch in-process (ceiling)', ingestPerSecond: data.points.length / indexBuildSeconds, ingestTwoClientsPerSecond: null, indexBuildSeconds, healthzMaxMs: null, ...phases }
 }
 
 /**
@@ -459,21 +452,9 @@ async function benchLanceDb(data: Data): Promise<Measured[]> {
         if (filtered) q = q.where('tenant = 0')
         return ((await q.toArray()) as Array<{ id: string }>).map((r) => r.id)
       }
-      await runQueries({ ...data, queries: data.queries.slice(0, 20) }, 1, search(false))
-      const one = await runQueries(data, 1, search(false))
-      const two = await runQueries(data, 2, search(false))
-      const filtered = await runQueries(data, 1, search(true))
-      measured.push({
-        system: `LanceDB 0.37 (HNSW-SQ, ef ${HNSW.efSearch}${refine ? `, refine ×${refine}` : ''})`,
-        ingestPerSecond,
-        ingestTwoClientsPerSecond: null,
-        indexBuildSeconds,
-        healthzMaxMs: null,
-        oneClient: one.timing,
-        twoClients: two.timing,
-        results: one.results,
-        filtered: filtered.results,
-      })
+      const phases = await queryPhases(data, search(false), search(true))
+      const system = `LanceDB 0.37 (HNSW-SQ, ef ${HNSW.efSearch}${refine ? `, refine ×${refine}` : ''})`
+      measured.push({ system, ingestPerSecond, ingestTwoClientsPerSecond: null, indexBuildSeconds, healthzMaxMs: null, ...phases })
     }
     return measured
   } finally {

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
 import { type EgressPolicy, parseEgressPolicy } from './egress/policy.js'
@@ -50,6 +51,10 @@ export interface VectorSettings {
   nativeBuildThreads: number
   /** Quiet time after a change before the native engine saves a project's snapshot. */
   nativeSaveDelayMs: number
+  /** HNSW candidates per native search; wider than pgvector's, because its index is 8-bit (see normalize.ts). */
+  nativeEfSearch: number
+  /** Memory the native engine may hold for projects (bytes); beyond it, the least recently searched are unloaded. */
+  nativeMemoryBytes: number
   exactSearchMaxRows: number
   efSearch: number
   m: number
@@ -143,6 +148,8 @@ export function loadConfig(
       engine: parseChoice(nonEmpty(env.LLMBASE_VECTOR_ENGINE) ?? 'auto', 'LLMBASE_VECTOR_ENGINE', VECTOR_ENGINES, problems),
       nativeBuildThreads: parseInteger(nonEmpty(env.LLMBASE_NATIVE_BUILD_THREADS) ?? '0', 'LLMBASE_NATIVE_BUILD_THREADS', 0, 256, problems),
       nativeSaveDelayMs: parseInteger(nonEmpty(env.LLMBASE_NATIVE_SAVE_DELAY_MS) ?? '30000', 'LLMBASE_NATIVE_SAVE_DELAY_MS', 0, 3_600_000, problems),
+      nativeEfSearch: parseInteger(nonEmpty(env.LLMBASE_NATIVE_EF_SEARCH) ?? '150', 'LLMBASE_NATIVE_EF_SEARCH', 1, 1000, problems),
+      nativeMemoryBytes: parseByteSize(nonEmpty(env.LLMBASE_NATIVE_MEMORY) ?? `${Math.floor(totalmem() / 2 / MIB)}MiB`, 'LLMBASE_NATIVE_MEMORY', problems),
       exactSearchMaxRows: parseInteger(nonEmpty(env.LLMBASE_EXACT_SEARCH_MAX_ROWS) ?? '20000', 'LLMBASE_EXACT_SEARCH_MAX_ROWS', 0, 100_000_000, problems),
       efSearch: parseInteger(nonEmpty(env.LLMBASE_HNSW_EF_SEARCH) ?? '100', 'LLMBASE_HNSW_EF_SEARCH', 1, 1000, problems),
       m: parseInteger(nonEmpty(env.LLMBASE_HNSW_M) ?? '16', 'LLMBASE_HNSW_M', 2, 100, problems),

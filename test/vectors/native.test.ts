@@ -76,17 +76,23 @@ describe('the native engine across restarts of the embedded database', () => {
   const dataDirs = embeddedDataDirs()
   after(() => dataDirs.cleanup())
 
-  it('finds every vector after the server is killed (SIGKILL) following writes made since its last snapshot', async () => {
+  /** A server process with alice's project of 1,000 records, indexed. */
+  async function startIndexed() {
     const dataDir = await dataDirs.fresh()
     const env = { ...NATIVE, LLMBASE_DATA_DIR: dataDir, LLMBASE_ADMIN_KEY: ADMIN, ENCRYPTION_KEY: 'k'.repeat(40) }
-    const first = await spawnServer(env)
+    const server = await spawnServer(env)
+    const request = requester(server.url, ADMIN)
+    const { key } = await createUser({ request }, 'alice')
+    await createProject(request, key)
+    await write(request, key, 0, 1000)
+    await waitForIndex(request, key)
+    return { dataDir, env, server, request, key }
+  }
+
+  it('finds every vector after the server is killed (SIGKILL) following writes made since its last snapshot', async () => {
+    const { dataDir, env, server: first, request, key } = await startIndexed()
     let second: Awaited<ReturnType<typeof spawnServer>> | undefined
     try {
-      const request = requester(first.url, ADMIN)
-      const { key } = await createUser({ request }, 'alice')
-      await createProject(request, key)
-      await write(request, key, 0, 1000)
-      await waitForIndex(request, key)
       await waitForFile(join(snapshotFolder(dataDir), 'index.usearch'))
       // After the snapshot: more rows, an update, a deletion; then the process dies at once.
       await write(request, key, 1000, 1500)
@@ -111,16 +117,9 @@ describe('the native engine across restarts of the embedded database', () => {
   })
 
   it('rebuilds a damaged saved index from the database instead of loading it', async () => {
-    const dataDir = await dataDirs.fresh()
-    const env = { ...NATIVE, LLMBASE_DATA_DIR: dataDir, LLMBASE_ADMIN_KEY: ADMIN, ENCRYPTION_KEY: 'k'.repeat(40) }
-    const first = await spawnServer(env)
+    const { dataDir, env, server: first, key } = await startIndexed()
     let second: Awaited<ReturnType<typeof spawnServer>> | undefined
     try {
-      const request = requester(first.url, ADMIN)
-      const { key } = await createUser({ request }, 'alice')
-      await createProject(request, key)
-      await write(request, key, 0, 1000)
-      await waitForIndex(request, key)
       killGroup(first, 'SIGTERM')
       await first.exited
       const file = join(snapshotFolder(dataDir), 'index.usearch')
@@ -187,3 +186,25 @@ for (const kind of DATABASES) {
     })
   })
 }
+
+describe('the native engine within LLMBASE_NATIVE_MEMORY', () => {
+  it('unloads the project searched least recently, and loads it again from its snapshot at its next search', async () => {
+    const server = await startTestServer('embedded', { env: { ...NATIVE, LLMBASE_EXACT_SEARCH_MAX_ROWS: '20000', LLMBASE_NATIVE_MEMORY: '100KiB' }, captureLogs: true })
+    try {
+      const { key } = await createUser(server, 'alice')
+      await createProject(server.request, key)
+      assert.equal((await server.request('PUT', '/v1/projects/alice/second', { key, body: { project_handle: 'second', instance_handle: 'emb' } })).status, 201)
+      await write(server.request, key, 0, 600)
+      const embeddings = Array.from({ length: 600 }, (_, i) => record(i))
+      assert.equal((await server.request('POST', '/v1/embeddings/alice/second', { key, body: { embeddings } })).status, 201)
+      assert.equal(await nearest(server.request, key, record(1).vector), 'r1')
+      const second = await server.request('POST', '/v1/similars/alice/second?limit=1&threshold=-1', { key, body: { vector: record(2).vector } })
+      assert.equal(second.body.results[0].id, 'r2')
+      assert.match(server.logText(), /vector index unloaded to stay within LLMBASE_NATIVE_MEMORY/)
+      assert.equal(await nearest(server.request, key, record(3).vector), 'r3', 'found again after unloading')
+      assert.match(server.logText(), /vector index loaded from the data folder/)
+    } finally {
+      await server.close()
+    }
+  })
+})

@@ -52,6 +52,8 @@ interface ProjectState {
   unsaved: boolean
   saveTimer: NodeJS.Timeout | null
   saving: Promise<void> | null
+  /** When a search last used the project (for unloading the least recently used). */
+  lastUsed: number
 }
 
 interface Candidate {
@@ -200,7 +202,27 @@ export class NativeEngine implements VectorEngine {
     if (!state) state = await this.load(project)
     // Only this process writes to the embedded database; on a server, others may have.
     if (state.dirty || this.database.kind === 'postgres') await this.catchUp(state)
-    return this.projects.get(project.id) ?? state
+    state = this.projects.get(project.id) ?? state
+    state.lastUsed = performance.now()
+    return state
+  }
+
+  /**
+   * Keeps the projects held within LLMBASE_NATIVE_MEMORY: unloads the least recently searched
+   * (saving their snapshot first), never the one just loaded. An unloaded project is loaded
+   * again from its snapshot at its next search.
+   */
+  private async evict(keep: ProjectState): Promise<void> {
+    const bytes = (state: ProjectState) => state.store.bytes + (state.index ? state.index.size() * (state.dimensions + 8 * this.options.m + 64) : 0)
+    let total = [...this.projects.values()].reduce((sum, state) => sum + bytes(state), 0)
+    const byAge = [...this.projects.values()].filter((state) => state !== keep && !state.building).sort((a, b) => a.lastUsed - b.lastUsed)
+    for (const state of byAge) {
+      if (total <= this.options.nativeMemoryBytes) return
+      if (state.unsaved) await this.save(state).catch((error) => this.logger.warn({ err: error, project_id: state.id }, 'saving the vector index failed'))
+      this.forget(state)
+      total -= bytes(state)
+      this.logger.info({ project_id: state.id }, 'vector index unloaded to stay within LLMBASE_NATIVE_MEMORY')
+    }
   }
 
   private load(project: SearchProject): Promise<ProjectState> {
@@ -221,6 +243,7 @@ export class NativeEngine implements VectorEngine {
     state.dirty = true
     await this.catchUp(state)
     this.maybeBuild(state, 0)
+    await this.evict(state)
     return state
   }
 
@@ -337,7 +360,7 @@ export class NativeEngine implements VectorEngine {
       quantization: ScalarKind.I8,
       connectivity: this.options.m,
       expansion_add: this.options.efConstruction,
-      expansion_search: this.options.efSearch,
+      expansion_search: this.options.nativeEfSearch,
       multi: false,
     })
   }
@@ -382,7 +405,7 @@ export class NativeEngine implements VectorEngine {
         data: await store.copyPacked(),
         connectivity: this.options.m,
         expansionAdd: this.options.efConstruction,
-        expansionSearch: this.options.efSearch,
+        expansionSearch: this.options.nativeEfSearch,
         threads: this.options.nativeBuildThreads || cpus().length,
         path,
       }
@@ -552,6 +575,7 @@ function newState(id: number, createdAt: string, store: VectorStore, seq: number
     unsaved: false,
     saveTimer: null,
     saving: null,
+    lastUsed: performance.now(),
   }
 }
 

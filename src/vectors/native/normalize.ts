@@ -4,8 +4,10 @@
  * component in [-1, 1] where 8 bits lose least, and the graph then reads a quarter of the
  * bytes. The index only proposes candidates (three times as many as wanted); every candidate
  * is scored again exactly from the float32 store, so results and similarities are exact for
- * the candidates found. Measured at 100k × 384 (ef 100): recall@10 0.991 at 0.32 ms per
- * search, against 0.992 at 0.49 ms with float32 in the index, and an index a quarter the size.
+ * the candidates found. Measured at 100k × 384 (usearch alone, m 16, ef_construction 128):
+ * float32 in the index, ef 100: recall@10 0.992 at 0.49 ms per search; 8 bits, ef 100: 0.991
+ * at 0.32 ms; 8 bits, ef 150: 0.997 at 0.38 ms (so the native default is ef 150), with an
+ * index a quarter the size.
  */
 export const CANDIDATES_PER_RESULT = 3
 
