@@ -453,7 +453,7 @@ async function benchLanceDb(data: Data): Promise<Measured[]> {
         return ((await q.toArray()) as Array<{ id: string }>).map((r) => r.id)
       }
       const phases = await queryPhases(data, search(false), search(true))
-      const system = `LanceDB 0.37 (HNSW-SQ, ef ${HNSW.efSearch}${refine ? `, refine ×${refine}` : ''})`
+      const system = `LanceDB 0.31 (HNSW-SQ, ef ${HNSW.efSearch}${refine ? `, refine ×${refine}` : ''})`
       measured.push({ system, ingestPerSecond, ingestTwoClientsPerSecond: null, indexBuildSeconds, healthzMaxMs: null, ...phases })
     }
     return measured
