@@ -425,6 +425,7 @@ export class NativeEngine implements VectorEngine {
       if (state.seq === seq && state.touchedDuringBuild.size === 0) await this.save(state, { index: path, result })
       else this.scheduleSave(state)
     } catch (error) {
+      if (this.closed) return // stopped by close(); the next start builds again
       state.buildError = 'the index build failed; see the server log'
       this.logger.error({ err: error, project_id: state.id }, 'building the vector index failed; searches stay exact')
     } finally {
