@@ -156,14 +156,15 @@ export class NativeEngine implements VectorEngine {
   /** The `count` nearest rows among those `where` selects. */
   private async nearestMatching(state: ProjectState, query: Float32Array, count: number, where: ReturnType<typeof projectWhere>): Promise<Candidate[]> {
     const { store } = state
+    // One read of the passing ids, up to one more than are searched exactly.
     const limit = this.options.exactSearchMaxRows + 1
-    const { rows } = await sql<{ n: number }>`select count(*)::int as n from (select 1 from embeddings where ${where} limit ${limit}) as matching`.execute(this.database.db)
-    const matching = rows[0]?.n ?? 0
+    let passing = (await sql<{ id: number }>`select id from embeddings where ${where} limit ${limit}`.execute(this.database.db)).rows
+    const matching = passing.length
     if (matching === 0) return []
     if (matching < limit || !state.index) {
       // Few rows pass (or there is no index): score exactly the rows that pass.
-      const ids = await sql<{ id: number }>`select id from embeddings where ${where}`.execute(this.database.db)
-      return exactOver(store, query, ids.rows.map((r) => store.row(r.id)).filter((row): row is number => row !== undefined), count)
+      if (matching === limit) passing = (await sql<{ id: number }>`select id from embeddings where ${where}`.execute(this.database.db)).rows
+      return exactOver(store, query, passing.map((r) => store.row(Number(r.id))).filter((row): row is number => row !== undefined), count)
     }
     // Many pass: ask the index for more neighbours than needed, keep those that pass, and ask
     // for more until enough do (or the whole project has been asked for).
@@ -173,8 +174,8 @@ export class NativeEngine implements VectorEngine {
     for (;;) {
       const matches = index.search(unit, k, 1)
       const ids = Array.from(matches.keys, Number)
-      const passing = await sql<{ id: number }>`select id from embeddings where ${where} and id = any(${ids}::bigint[])`.execute(this.database.db)
-      const pass = new Set(passing.rows.map((r) => Number(r.id)))
+      const found = await sql<{ id: number }>`select id from embeddings where ${where} and id = any(${ids}::bigint[])`.execute(this.database.db)
+      const pass = new Set(found.rows.map((r) => Number(r.id)))
       const candidates: Candidate[] = []
       for (let i = 0; i < ids.length; i++) {
         const row = store.row(ids[i] as number)

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { VectorStore } from './store.js'
@@ -86,9 +86,8 @@ export async function loadStore(dir: string): Promise<LoadedSnapshot | null> {
 /** Whether the index file is the one the manifest describes. */
 export async function checkIndexFile(dir: string, expected: { bytes: number; crc: number }): Promise<boolean> {
   try {
-    const info = await stat(indexFile(dir))
-    if (info.size !== expected.bytes) return false
-    return crc32(await readFile(indexFile(dir))) === expected.crc
+    const actual = await fileCrc(indexFile(dir))
+    return actual.bytes === expected.bytes && actual.crc === expected.crc
   } catch {
     return false
   }
