@@ -18,6 +18,14 @@ export interface Tables {
   embeddings: EmbeddingsTable
   embedding_deletions: EmbeddingDeletionsTable
   vector_indexes: VectorIndexesTable
+  llm_routes: LlmRoutesTable
+  llm_route_targets: LlmRouteTargetsTable
+  llm_requests: LlmRequestsTable
+  llm_responses: LlmResponsesTable
+  gateway_cache_entries: GatewayCacheEntriesTable
+  gateway_limits: GatewayLimitsTable
+  gateway_counters: GatewayCountersTable
+  gateway_inflight: GatewayInflightTable
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
@@ -88,11 +96,20 @@ interface ModelColumns extends ModelFields {
   updated_at: Timestamp
 }
 
+/** Prices in USD per million tokens; any field may be missing. */
+export interface Prices {
+  input?: number
+  output?: number
+  cached_input?: number
+  cache_write?: number
+}
+
 export interface LlmDefinitionsTable extends ModelColumns {
   id: Generated<number>
   owner_id: number
   handle: string
   is_public: boolean
+  prices: Generated<Prices | null>
 }
 export type DefinitionRow = Selectable<LlmDefinitionsTable>
 
@@ -110,6 +127,8 @@ export interface LlmInstancesTable extends ModelColumns {
   api_key_ciphertext: Buffer | null
   api_key_key_id: string | null
   api_key_plaintext: string | null
+  cache_ttl_seconds: Generated<number | null>
+  prices: Generated<Prices | null>
 }
 export type InstanceRow = Selectable<LlmInstancesTable>
 
@@ -174,4 +193,106 @@ export interface VectorIndexesTable {
   error: string | null
   started_at: Timestamp
   finished_at: Date | null
+}
+
+export interface LlmRoutesTable {
+  id: Generated<number>
+  owner_id: number
+  handle: string
+  description: string | null
+  strategy: 'fallback' | 'weighted'
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface LlmRouteTargetsTable {
+  route_id: number
+  position: number
+  instance_id: number
+  weight: number
+}
+
+/** `numeric` columns arrive as strings (exact decimals); we write numbers. */
+type Decimal = ColumnType<string | null, number | null, number | null>
+
+export interface LlmRequestsTable {
+  id: string
+  request_id: string
+  user_id: number
+  api_key_id: string | null
+  operation: 'chat' | 'messages' | 'embeddings'
+  model: string
+  route_id: number | null
+  instance_id: number | null
+  stream: boolean
+  status: number
+  error_code: string | null
+  error_message: string | null
+  cache: 'off' | 'miss' | 'hit' | 'bypass'
+  attempts: number
+  prompt_tokens: number | null
+  completion_tokens: number | null
+  cached_tokens: number | null
+  total_tokens: number | null
+  cost_usd: Decimal
+  latency_ms: number
+  ttft_ms: number | null
+  created_at: Date
+}
+
+export interface LlmResponsesTable {
+  id: Generated<number>
+  llm_request_id: string
+  attempt: number
+  instance_id: number | null
+  provider: string
+  model: string
+  status: number | null
+  error_code: string | null
+  error_message: string | null
+  latency_ms: number
+  ttft_ms: number | null
+  prompt_tokens: number | null
+  completion_tokens: number | null
+  cached_tokens: number | null
+  cost_usd: Decimal
+  created_at: Date
+}
+
+export interface GatewayCacheEntriesTable {
+  key: string
+  user_id: number
+  instance_id: number
+  response: unknown
+  bytes: number
+  hits: Generated<number>
+  created_at: Generated<Date>
+  expires_at: Date
+}
+
+export interface GatewayLimitsTable {
+  id: Generated<number>
+  user_id: number
+  api_key_id: string | null
+  requests_per_minute: number | null
+  tokens_per_minute: number | null
+  concurrent_requests: number | null
+  usd_per_day: Decimal
+  usd_per_month: Decimal
+  updated_at: Generated<Date>
+}
+
+export interface GatewayCountersTable {
+  scope: string
+  window_kind: 'minute' | 'day' | 'month'
+  window_start: Date
+  requests: Generated<number>
+  tokens: Generated<number>
+  usd: ColumnType<string, number | undefined, number>
+}
+
+export interface GatewayInflightTable {
+  scope: string
+  id: string
+  expires_at: Date
 }

@@ -1,5 +1,5 @@
 import type { Executor } from '../db/database.js'
-import type { ModelFields, UserRow } from '../db/tables.js'
+import type { ModelFields, Prices, UserRow } from '../db/tables.js'
 import type { EgressPolicy } from '../egress/policy.js'
 import { endpointProblem } from '../egress/policy.js'
 import { AppError, errors } from '../http/errors.js'
@@ -57,6 +57,13 @@ export function checkModelFields(
   if (problem) throw new AppError('endpoint_not_allowed', `endpoint ${problem}`)
 }
 
+/**
+ * Prices as stored: an object that names no price says nothing, so it is stored as null and
+ * the prices of the next level (definition, then price table) apply, as with no object.
+ */
+export function pricesToStore(prices: Prices | null | undefined): Prices | null {
+  return prices && Object.keys(prices).length > 0 ? prices : null
+}
 
 /** The model fields of a stored row as a request body (absent rather than null), for PATCH. */
 export function modelFieldsAsInput(row: ModelFields) {

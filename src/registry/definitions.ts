@@ -13,6 +13,7 @@ import {
   getOwnUser,
   modelFieldsAsInput,
   modelFieldsAsResponse,
+  pricesToStore,
   type RegistryContext,
 } from './context.js'
 import * as q from './queries/definitions.js'
@@ -78,6 +79,7 @@ export async function putDefinition(ctx: RegistryContext, ownerHandle: string, p
     context_limit: input.context_limit ?? null,
     description: input.description ?? null,
     is_public: input.is_public ?? false,
+    prices: pricesToStore(input.prices),
   }
   checkModelFields(values, ctx.egress)
   await assertApiStandardExists(ctx.db, values.api_standard)
@@ -133,9 +135,16 @@ export async function listDefinitionShares(ctx: RegistryContext, ownerHandle: st
 }
 
 function toDefinitionInput(row: q.DefinitionView): DefinitionInput {
-  return { definition_handle: row.handle, ...modelFieldsAsInput(row), is_public: row.is_public }
+  return { definition_handle: row.handle, ...modelFieldsAsInput(row), is_public: row.is_public, ...(row.prices !== null ? { prices: row.prices } : {}) }
 }
 
 export function toDefinitionResponse(row: q.DefinitionView) {
-  return { definition_id: row.id, definition_handle: row.handle, owner: row.owner, is_public: row.is_public, ...modelFieldsAsResponse(row) }
+  return {
+    definition_id: row.id,
+    definition_handle: row.handle,
+    owner: row.owner,
+    is_public: row.is_public,
+    prices: row.prices,
+    ...modelFieldsAsResponse(row),
+  }
 }

@@ -14,6 +14,7 @@ import {
   getOwnUser,
   modelFieldsAsInput,
   modelFieldsAsResponse,
+  pricesToStore,
   type RegistryContext,
 } from './context.js'
 import { getVisibleDefinition } from './definitions.js'
@@ -88,6 +89,8 @@ export async function putInstance(ctx: RegistryContext, ownerHandle: string, pat
     dimensions: input.dimensions ?? null,
     context_limit: input.context_limit ?? null,
     description: input.description ?? null,
+    cache_ttl_seconds: input.cache_ttl_seconds ?? null,
+    prices: pricesToStore(input.prices),
   }
   checkModelFields(values, ctx.egress)
   await assertApiStandardExists(ctx.db, values.api_standard)
@@ -135,6 +138,10 @@ export async function createInstanceFromDefinition(ctx: RegistryContext, ownerHa
     dimensions: input.dimensions ?? definition.dimensions,
     context_limit: input.context_limit ?? definition.context_limit,
     description: input.description ?? definition.description,
+    cache_ttl_seconds: input.cache_ttl_seconds ?? null,
+    // Not the definition's prices: the gateway falls back to them while the instance has
+    // none, so a later change of the definition's prices reaches this instance too.
+    prices: pricesToStore(input.prices),
   }
   checkModelFields(values, ctx.egress)
   await assertApiStandardExists(ctx.db, values.api_standard)
@@ -230,7 +237,12 @@ function keyStatus(keyring: Keyring, row: q.InstanceView) {
 }
 
 function toInstanceInput(row: q.InstanceView): InstanceInput {
-  return { instance_handle: row.handle, ...modelFieldsAsInput(row) }
+  return {
+    instance_handle: row.handle,
+    ...modelFieldsAsInput(row),
+    ...(row.cache_ttl_seconds !== null ? { cache_ttl_seconds: row.cache_ttl_seconds } : {}),
+    ...(row.prices !== null ? { prices: row.prices } : {}),
+  }
 }
 
 export function toInstanceResponse(keyring: Keyring, row: q.InstanceView, role: AccessRole) {
@@ -244,6 +256,8 @@ export function toInstanceResponse(keyring: Keyring, row: q.InstanceView, role: 
     definition_handle: row.definition_handle,
     has_api_key: row.api_key_ciphertext !== null || row.api_key_plaintext !== null,
     api_key_status: keyStatus(keyring, row),
+    cache_ttl_seconds: row.cache_ttl_seconds,
+    prices: row.prices,
     ...modelFieldsAsResponse(row),
   }
 }

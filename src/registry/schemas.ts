@@ -1,4 +1,4 @@
-import { type Static, Type } from 'typebox'
+import { type Static, type TObject, type TProperties, Type } from 'typebox'
 import { mergePatchSchema } from '../http/merge-patch.js'
 import { Handle, Paging, problemResponses, Timestamp, UserHandleParam } from '../http/schemas.js'
 import { RESOURCE_HANDLE_PATTERN, RESOURCE_HANDLE_RULE } from '../identity/handles.js'
@@ -29,6 +29,52 @@ const Role = Type.Union([Type.Literal('reader'), Type.Literal('editor')], {
   description: 'reader: may use it; editor: may also change its non-secret fields',
 })
 const AccessRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('editor'), Type.Literal('reader')])
+
+// ---- gateway settings -------------------------------------------------------------------
+
+// The bound keeps a cost (tokens × price) within the numeric(20, 10) columns of the gateway's
+// accounting; real prices stay far below it.
+const Price = Type.Number({ minimum: 0, maximum: 1_000_000, 'x-error': 'must be a number from 0 to 1000000' })
+const PRICE_NAMES = ['input', 'output', 'cached_input', 'cache_write'] as const
+const PRICES_RULE = 'must be null or an object of prices in USD per million tokens (input, output, cached_input, cache_write: each from 0 to 1000000)'
+
+/** Per million tokens: input, output, input read from and written to the provider's prompt cache. */
+const Prices = (description: string) =>
+  Type.Union(
+    [
+      Type.Object(
+        { input: Type.Optional(Price), output: Type.Optional(Price), cached_input: Type.Optional(Price), cache_write: Type.Optional(Price) },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ],
+    { 'x-error': PRICES_RULE, description },
+  )
+const PRICES_DESCRIPTION = 'USD per million tokens, overriding the price table (an empty object counts as null)'
+
+/** In a merge patch a single price may be null too: `{"prices": {"input": null}}` removes it. */
+const PricePatch = Type.Union([Price, Type.Null()], { 'x-error': 'must be null or a number from 0 to 1000000' })
+const PricesPatch = Type.Union(
+  [Type.Object(Object.fromEntries(PRICE_NAMES.map((name) => [name, Type.Optional(PricePatch)])), { additionalProperties: false }), Type.Null()],
+  { 'x-error': `${PRICES_RULE}; a price set to null is removed` },
+)
+const PricesResponse = Type.Union([
+  Type.Object(Object.fromEntries(PRICE_NAMES.map((name) => [name, Type.Optional(Type.Number())]))),
+  Type.Null(),
+])
+const CacheTtl = Type.Union([Type.Integer({ minimum: 1, maximum: 2_592_000 }), Type.Null()], {
+  'x-error': 'must be null or a number of seconds from 1 to 2592000 (30 days)',
+  description: "How long the gateway may answer a repeated request from its response cache; null: it never caches this instance's answers",
+})
+
+/**
+ * The PATCH schema with the gateway fields in their own patch form: they accept null already
+ * (one union rather than a union in a union, which would lose their error messages), and a
+ * patch may reach into `prices`.
+ */
+function withGatewayPatchFields(patch: TObject, fields: TProperties): TObject {
+  return Type.Object({ ...patch.properties, ...fields }, { additionalProperties: false })
+}
 
 /** Response fields that definitions and instances share. */
 const ModelFieldsResponse = {
@@ -89,6 +135,7 @@ export const DefinitionInput = Type.Object(
     context_limit: Type.Optional(ContextLimit),
     description: Type.Optional(Description),
     is_public: Type.Optional(Type.Boolean({ description: 'Visible to, and usable by, every user' })),
+    prices: Type.Optional(Prices(PRICES_DESCRIPTION)),
     owner: Type.Optional(Type.Unknown({ readOnly: true })),
     definition_id: Type.Optional(Type.Unknown({ readOnly: true })),
   },
@@ -101,10 +148,13 @@ export const Definition = Type.Object({
   definition_handle: Type.String(),
   owner: Type.String(),
   is_public: Type.Boolean(),
+  prices: PricesResponse,
   ...ModelFieldsResponse,
 })
 export const DEFINITION_READ_ONLY = ['owner', 'definition_id', 'created_at', 'updated_at'] as const
-export const DefinitionPatch = mergePatchSchema(DefinitionInput, DEFINITION_READ_ONLY)
+export const DefinitionPatch = withGatewayPatchFields(mergePatchSchema(DefinitionInput, DEFINITION_READ_ONLY), {
+  prices: Type.Optional(PricesPatch),
+})
 
 export const DefinitionSaved = Type.Object({
   definition_id: Type.Integer(),
@@ -163,6 +213,8 @@ export const InstanceInput = Type.Object(
     context_limit: Type.Optional(ContextLimit),
     description: Type.Optional(Description),
     api_key: Type.Optional(ApiKey),
+    cache_ttl_seconds: Type.Optional(CacheTtl),
+    prices: Type.Optional(Prices(PRICES_DESCRIPTION)),
     ...instanceReadOnly,
   },
   { additionalProperties: false },
@@ -182,6 +234,8 @@ export const FromDefinitionInput = Type.Object(
     context_limit: Type.Optional(ContextLimit),
     description: Type.Optional(Description),
     api_key: Type.Optional(ApiKey),
+    cache_ttl_seconds: Type.Optional(CacheTtl),
+    prices: Type.Optional(Prices(`${PRICES_DESCRIPTION}; never copied from the definition, whose prices apply when the instance has none`)),
     owner: Type.Optional(Type.Unknown({ readOnly: true })),
     instance_id: Type.Optional(Type.Unknown({ readOnly: true })),
   },
@@ -201,13 +255,18 @@ export const Instance = Type.Object({
   api_key_status: Type.Union([Type.Literal('ok'), Type.Literal('unreadable'), Type.Literal('not_encrypted'), Type.Null()], {
     description: 'ok: the key decrypts with the configured keys; unreadable: it was encrypted with a key this server lacks; not_encrypted: an imported key awaits `llmbase keys import-plaintext`',
   }),
+  cache_ttl_seconds: Type.Union([Type.Integer(), Type.Null()]),
+  prices: PricesResponse,
   ...ModelFieldsResponse,
 })
 export const INSTANCE_READ_ONLY = [
   'owner', 'instance_id', 'access_role', 'definition_id', 'definition_owner', 'definition_handle',
   'has_api_key', 'api_key_status', 'created_at', 'updated_at', 'user_handle',
 ] as const
-export const InstancePatch = mergePatchSchema(InstanceInput, INSTANCE_READ_ONLY)
+export const InstancePatch = withGatewayPatchFields(mergePatchSchema(InstanceInput, INSTANCE_READ_ONLY), {
+  cache_ttl_seconds: Type.Optional(CacheTtl),
+  prices: Type.Optional(PricesPatch),
+})
 
 export const InstanceSaved = Type.Object({
   owner: Type.String(),

@@ -1,13 +1,13 @@
 import { sql } from 'kysely'
 import type { Executor } from '../../db/database.js'
 import { prepared } from '../../db/prepared.js'
-import type { DefinitionRow, ModelFields } from '../../db/tables.js'
+import type { DefinitionRow, ModelFields, Prices } from '../../db/tables.js'
 import { SYSTEM_USER } from '../../identity/handles.js'
 
 /** A definition with its owner's handle, and whether it is shared with one user. */
 export type DefinitionView = DefinitionRow & { owner: string; shared_with_user: boolean }
 
-export type DefinitionValues = ModelFields & { is_public: boolean }
+export type DefinitionValues = ModelFields & { is_public: boolean; prices: Prices | null }
 
 /** `shareUserId`: whose share to report (the caller's), or null. */
 export const findDefinition = (db: Executor, ownerHandle: string, handle: string, shareUserId: number | null): Promise<DefinitionView | undefined> =>
@@ -65,6 +65,7 @@ export const upsertDefinition = (db: Executor, ownerId: number, handle: string, 
         context_limit: eb.ref('excluded.context_limit'),
         description: eb.ref('excluded.description'),
         is_public: eb.ref('excluded.is_public'),
+        prices: eb.ref('excluded.prices'),
         updated_at: sql`now()`,
       })),
     )

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Executor } from '../../db/database.js'
 import { prepared } from '../../db/prepared.js'
-import type { InstanceRow, ModelFields, ShareRole } from '../../db/tables.js'
+import type { InstanceRow, ModelFields, Prices, ShareRole } from '../../db/tables.js'
 
 /** An instance with its owner's handle, its definition's name, and the share role of one user. */
 export type InstanceView = InstanceRow & {
@@ -11,7 +11,7 @@ export type InstanceView = InstanceRow & {
   share_role: ShareRole | null
 }
 
-export type InstanceValues = ModelFields
+export type InstanceValues = ModelFields & { cache_ttl_seconds: number | null; prices: Prices | null }
 
 /** `shareUserId`: whose share role to report (the caller's), or null. */
 export const findInstance = (db: Executor, ownerHandle: string, handle: string, shareUserId: number | null): Promise<InstanceView | undefined> =>
