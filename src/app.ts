@@ -16,6 +16,9 @@ import { ApiKeyVerifier } from './identity/api-keys.js'
 import { identityRoutes } from './identity/routes.js'
 import { adminRoutes } from './admin/routes.js'
 import { embeddingRoutes } from './embeddings/routes.js'
+import { createGateway } from './gateway/gateway.js'
+import { gatewayRoutes } from './gateway/http.js'
+import { gatewayManagementRoutes } from './gateway/plugin.js'
 import { ProjectLookup } from './projects/lookup.js'
 import { projectRoutes } from './projects/routes.js'
 import { registryRoutes } from './registry/routes.js'
@@ -117,13 +120,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(identityRoutes, { db: database.db, keys })
   await app.register(registryRoutes, { db: database.db, keyring: options.keyring, egress: config.egress })
   const lookup = new ProjectLookup(database.db)
-  // Any request that may have written forgets the projects the read path remembered.
+  const gateway = createGateway({ config, db: database.db, keyring: options.keyring, logger })
+  app.addHook('onClose', async () => gateway.close())
+  // Any request that may have written forgets the projects and model names the read paths remembered.
   app.addHook('onResponse', async (request) => {
-    if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method) && !request.routeOptions.config.readOnly) lookup.clear()
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method) && !request.routeOptions.config.readOnly) {
+      lookup.clear()
+      gateway.resolver.clear()
+    }
   })
   await app.register(projectRoutes, { db: database.db, engine, lookup })
   await app.register(embeddingRoutes, { db: database.db, engine, vectorsUnavailable, lookup })
   await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable, lookup })
+  await app.register(gatewayRoutes, { deps: gateway, db: database.db })
+  await app.register(gatewayManagementRoutes, { db: database.db, limits: gateway.limits, health: gateway.health, log: gateway.log, keyring: options.keyring, egress: config.egress, onRoutingChange: () => gateway.resolver.clear() })
   await app.register(adminRoutes, { database, engine, keys, allowReset: config.allowReset })
   if (engine) app.addHook('onClose', async () => engine.close())
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger())

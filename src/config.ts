@@ -27,6 +27,7 @@ export interface Config {
   previousEncryptionKeys: string[]
   /** Private destinations that endpoints given by users may point to (LLMBASE_PRIVATE_HOSTS). */
   egress: EgressPolicy
+  gateway: GatewaySettings
   logLevel: LogLevel
   /** Origins allowed by CORS; empty turns CORS off, `['*']` allows any origin. */
   corsOrigins: string[]
@@ -98,6 +99,28 @@ export function readEnvFile(path: string | undefined, cwd = process.cwd()): Reco
   return parseDotenv(readFileSync(file))
 }
 
+/** The gateway's retry, timeout, cache and logging settings (docs/configuration.md#gateway). */
+export interface GatewaySettings {
+  /** Upstream attempts per client call, over all targets of a route. */
+  maxAttempts: number
+  /** The longest Retry-After the gateway waits out itself; a longer one is passed to the client. */
+  maxRetryWaitMs: number
+  connectTimeoutMs: number
+  /** Until the provider's response headers arrive. */
+  firstByteTimeoutMs: number
+  /** The longest silence inside a streamed or slow response body. */
+  idleTimeoutMs: number
+  totalTimeoutMs: number
+  /** First cooldown of a failing instance; doubles with each further failure, up to a minute. */
+  cooldownMs: number
+  /** Bytes the in-process level of the response cache may hold. */
+  cacheMemoryBytes: number
+  /** Share cached answers between users of the same instance (off: each user has their own). */
+  cacheShared: boolean
+  /** How often the request log is written to the database. */
+  logFlushMs: number
+}
+
 export function loadConfig(
   options: { flags?: ConfigFlags; env?: Record<string, string | undefined>; cwd?: string } = {},
 ): Config {
@@ -125,7 +148,9 @@ export function loadConfig(
     }
   }
 
-  const egress = parseEgressPolicy(splitList(env.LLMBASE_PRIVATE_HOSTS))
+  // LLMBASE_ALLOW_PRIVATE_ENDPOINTS=true is the short way of allowing every private destination.
+  const allowPrivate = parseBoolean(nonEmpty(env.LLMBASE_ALLOW_PRIVATE_ENDPOINTS) ?? 'false', 'LLMBASE_ALLOW_PRIVATE_ENDPOINTS', problems)
+  const egress = parseEgressPolicy([...splitList(env.LLMBASE_PRIVATE_HOSTS), ...(allowPrivate ? ['*'] : [])])
   problems.push(...egress.problems)
 
   const config: Config = {
@@ -144,6 +169,18 @@ export function loadConfig(
     shutdownTimeoutMs: parseInteger(nonEmpty(env.LLMBASE_SHUTDOWN_TIMEOUT_MS) ?? '10000', 'LLMBASE_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000, problems),
     dbPoolSize: parseInteger(nonEmpty(env.LLMBASE_DB_POOL_SIZE) ?? '10', 'LLMBASE_DB_POOL_SIZE', 1, 1000, problems),
     allowReset: parseBoolean(nonEmpty(env.LLMBASE_ALLOW_RESET) ?? 'false', 'LLMBASE_ALLOW_RESET', problems),
+    gateway: {
+      maxAttempts: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_MAX_ATTEMPTS) ?? '3', 'LLMBASE_GATEWAY_MAX_ATTEMPTS', 1, 20, problems),
+      maxRetryWaitMs: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_MAX_RETRY_WAIT_MS) ?? '10000', 'LLMBASE_GATEWAY_MAX_RETRY_WAIT_MS', 0, 600_000, problems),
+      connectTimeoutMs: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_CONNECT_TIMEOUT_MS) ?? '5000', 'LLMBASE_GATEWAY_CONNECT_TIMEOUT_MS', 1, 600_000, problems),
+      firstByteTimeoutMs: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_FIRST_BYTE_TIMEOUT_MS) ?? '120000', 'LLMBASE_GATEWAY_FIRST_BYTE_TIMEOUT_MS', 1, 3_600_000, problems),
+      idleTimeoutMs: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_IDLE_TIMEOUT_MS) ?? '60000', 'LLMBASE_GATEWAY_IDLE_TIMEOUT_MS', 1, 3_600_000, problems),
+      totalTimeoutMs: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_TOTAL_TIMEOUT_MS) ?? '600000', 'LLMBASE_GATEWAY_TOTAL_TIMEOUT_MS', 1, 86_400_000, problems),
+      cooldownMs: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_COOLDOWN_MS) ?? '5000', 'LLMBASE_GATEWAY_COOLDOWN_MS', 0, 3_600_000, problems),
+      cacheMemoryBytes: parseByteSize(nonEmpty(env.LLMBASE_GATEWAY_CACHE_MEMORY) ?? '64MiB', 'LLMBASE_GATEWAY_CACHE_MEMORY', problems),
+      cacheShared: parseBoolean(nonEmpty(env.LLMBASE_GATEWAY_CACHE_SHARED) ?? 'false', 'LLMBASE_GATEWAY_CACHE_SHARED', problems),
+      logFlushMs: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_LOG_FLUSH_MS) ?? '1000', 'LLMBASE_GATEWAY_LOG_FLUSH_MS', 10, 60_000, problems),
+    },
     vectors: {
       engine: parseChoice(nonEmpty(env.LLMBASE_VECTOR_ENGINE) ?? 'auto', 'LLMBASE_VECTOR_ENGINE', VECTOR_ENGINES, problems),
       nativeBuildThreads: parseInteger(nonEmpty(env.LLMBASE_NATIVE_BUILD_THREADS) ?? '0', 'LLMBASE_NATIVE_BUILD_THREADS', 0, 256, problems),

@@ -3,7 +3,7 @@
  * the `detail` text may improve. `docs/errors.md` lists every code (a test keeps the two in
  * step in both directions).
  */
-export type HttpErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503
+export type HttpErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504
 
 export const ERROR_CATALOGUE = {
   invalid_json: { status: 400, title: 'Bad Request' },
@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   invalid_embedding: { status: 400, title: 'Bad Request' },
   invalid_metadata: { status: 400, title: 'Bad Request' },
   invalid_search: { status: 400, title: 'Bad Request' },
+  unknown_target: { status: 400, title: 'Bad Request' },
   unauthorized: { status: 401, title: 'Unauthorized' },
   forbidden: { status: 403, title: 'Forbidden' },
   reset_disabled: { status: 403, title: 'Forbidden' },
@@ -31,6 +32,7 @@ export const ERROR_CATALOGUE = {
   share_not_found: { status: 404, title: 'Not Found' },
   project_not_found: { status: 404, title: 'Not Found' },
   embedding_not_found: { status: 404, title: 'Not Found' },
+  model_not_found: { status: 404, title: 'Not Found' },
   method_not_allowed: { status: 405, title: 'Method Not Allowed' },
   conflict: { status: 409, title: 'Conflict' },
   email_taken: { status: 409, title: 'Conflict' },
@@ -42,7 +44,11 @@ export const ERROR_CATALOGUE = {
   unsupported_media_type: { status: 415, title: 'Unsupported Media Type' },
   validation_failed: { status: 422, title: 'Unprocessable Entity' },
   rate_limited: { status: 429, title: 'Too Many Requests' },
+  budget_exceeded: { status: 429, title: 'Too Many Requests' },
   internal_error: { status: 500, title: 'Internal Server Error' },
+  upstream_error: { status: 502, title: 'Bad Gateway' },
+  upstream_unavailable: { status: 503, title: 'Service Unavailable' },
+  upstream_timeout: { status: 504, title: 'Gateway Timeout' },
   database_unavailable: { status: 503, title: 'Service Unavailable' },
   capability_unavailable: { status: 503, title: 'Service Unavailable' },
   secret_unreadable: { status: 503, title: 'Service Unavailable' },

@@ -49,7 +49,7 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; detail: (request: Fastify
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad_request', detail: () => 'Content-Length does not match the body' },
 }
 
-function toAppError(error: FastifyError, request: FastifyRequest): AppError {
+export function toAppError(error: FastifyError, request: FastifyRequest): AppError {
   if (error instanceof AppError) return error
   if (error.validation) return fromValidation(error.validation as ErrorObject[], error.validationContext, request)
   const known = error.code ? FASTIFY_CODES[error.code] : undefined

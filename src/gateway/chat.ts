@@ -1,0 +1,344 @@
+import { performance } from 'node:perf_hooks'
+import { TextDecoder } from 'node:util'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { AppError } from '../http/errors.js'
+import { isRetryableStatus, retryAfterMs } from './attempts.js'
+import { assembleCompletion, replayAsChunks } from './chunks.js'
+import {
+  type AttemptOutcome,
+  admitted,
+  bypassesCache,
+  CallRecord,
+  callSignal,
+  type GatewayDeps,
+  logCall,
+  providerFailure,
+  resolveModel,
+  transportFailure,
+  withFailover,
+} from './call.js'
+import { adapterFor, ProviderResponseError } from './providers/index.js'
+import type { ChatChunk, ChatCompletion, ChatRequest, StreamTranslator, Usage } from './providers/types.js'
+import { SseParser } from './sse.js'
+import type { Resolution, Target } from './targets.js'
+import { UpstreamTransportError } from './upstream/client.js'
+import { withKey } from './upstream/key.js'
+
+/** How answers are written for one kind of client (OpenAI's chat completions, Anthropic's messages). */
+export interface Ingress {
+  operation: 'chat' | 'messages'
+  completionBody(completion: ChatCompletion, request: ChatRequest): unknown
+  streamEncoder(request: ChatRequest): StreamEncoder
+}
+
+/** Turns chunks into the client's stream format. */
+export interface StreamEncoder {
+  chunk(chunk: ChatChunk): string
+  /** What closes a complete stream: usage (if the client's format wants it) and the end marker. */
+  end(usage: Usage | null): string
+  /** A typed error event for a failure after the stream began. */
+  error(error: AppError): string
+}
+
+/** An upstream stream that has produced its first chunks and may be handed to the client. */
+interface OpenStream {
+  target: Target
+  first: ChatChunk[]
+  rest: AsyncIterator<Buffer>
+  translator: StreamTranslator
+  parser: SseParser
+  decoder: TextDecoder
+  attemptStarted: number
+  body: { destroy(error?: Error): void }
+}
+
+/**
+ * `POST /v1/chat/completions` and `POST /v1/messages`: resolve the model, check limits,
+ * answer from the cache when allowed, otherwise call the providers through the retry loop,
+ * and record the call. A stream is committed to the client (status 200 sent) only when the
+ * first chunk is in hand: until then a failure can still fail over or become a real status.
+ */
+export async function handleChat(deps: GatewayDeps, request: FastifyRequest, reply: FastifyReply, body: ChatRequest, ingress: Ingress) {
+  const stream = body.stream === true
+  const record = new CallRecord(request, ingress.operation, body.model, stream)
+  let resolution: Resolution | null = null
+  try {
+    resolution = await resolveModel(deps, request, body.model, 'chat')
+    const resolved = resolution
+    await admitted(deps, request, record, async () => {
+      const cacheKey = cacheKeyFor(deps, request, record, resolved, body)
+      if (cacheKey) {
+        const cached = await deps.cache.get(cacheKey)
+        if (cached) {
+          record.cache = 'hit'
+          record.instanceId = resolved.targets[0]?.instanceId ?? null
+          record.usage = cached.usage ?? null
+          reply.header('x-llmbase-cache', 'hit')
+          if (stream) await sendStream(reply, ingress.streamEncoder(body), record, replayAsChunks(cached), null)
+          else reply.send(ingress.completionBody({ ...cached, id: cached.id }, body))
+          return
+        }
+        reply.header('x-llmbase-cache', 'miss')
+      } else if (record.cache === 'bypass') reply.header('x-llmbase-cache', 'bypass')
+      const signal = callSignal(request, reply, record, deps.settings.totalTimeoutMs)
+      if (stream) await streamChat(deps, request, reply, body, ingress, record, resolved, signal, cacheKey)
+      else await completeChat(deps, reply, body, ingress, record, resolved, signal, cacheKey)
+    })
+    logCall(deps, record, resolution, { status: reply.statusCode })
+  } catch (error) {
+    if (error instanceof StreamFailed) {
+      // The client already has a 200 and an error event; the log keeps both facts.
+      logCall(deps, record, resolution, { status: 200, error: error.failure })
+      return
+    }
+    const failure = error instanceof AppError ? error : undefined
+    logCall(deps, record, resolution, { status: failure?.status ?? 500, error: failure })
+    throw error
+  }
+}
+
+function cacheKeyFor(deps: GatewayDeps, request: FastifyRequest, record: CallRecord, resolution: Resolution, body: ChatRequest): string | null {
+  const first = resolution.targets[0]
+  // Routes are cached by their first instance only when all instances agree on a TTL.
+  if (!first || first.cacheTtlSeconds === null || resolution.targets.some((t) => t.cacheTtlSeconds !== first.cacheTtlSeconds)) return null
+  if (bypassesCache(request)) {
+    record.cache = 'bypass'
+    return null
+  }
+  record.cache = 'miss'
+  const userId = request.caller.kind === 'user' ? request.caller.userId : 0
+  return deps.cache.key({ userId, instanceId: first.instanceId, operation: 'chat' }, body)
+}
+
+function storeInCache(deps: GatewayDeps, request: FastifyRequest, resolution: Resolution, cacheKey: string | null, completion: ChatCompletion) {
+  const first = resolution.targets[0]
+  if (!cacheKey || !first || first.cacheTtlSeconds === null) return
+  if (completion.choices.some((choice) => choice.finish_reason === null)) return
+  const userId = request.caller.kind === 'user' ? request.caller.userId : 0
+  deps.cache.set(cacheKey, { userId, instanceId: first.instanceId, operation: 'chat' }, completion, first.cacheTtlSeconds)
+}
+
+async function completeChat(
+  deps: GatewayDeps, reply: FastifyReply, body: ChatRequest, ingress: Ingress, record: CallRecord,
+  resolution: Resolution, signal: AbortSignal, cacheKey: string | null,
+) {
+  let completion: ChatCompletion | undefined
+  await withFailover(deps, record, resolution, signal, async (target) => {
+    const started = performance.now()
+    const adapter = adapterFor(target.apiStandard)
+    const elapsed = () => performance.now() - started
+    try {
+      const { url, headers, body: text } = withKey(adapter.chatRequest(body, target, false), target)
+      const response = await deps.upstream.send(url, headers, text, signal)
+      const answer = await response.body.text()
+      if (response.status >= 400) {
+        return failedStatus(response.status, response.headers, answer, target, elapsed())
+      }
+      completion = adapter.chatResponse(JSON.parse(answer), body)
+      return { ok: true, status: response.status, retryable: false, latencyMs: elapsed(), ttftMs: null, usage: completion.usage ?? null }
+    } catch (error) {
+      return failedTransport(error, signal, target, elapsed())
+    }
+  })
+  if (!completion) throw new AppError('upstream_error', 'the provider gave no answer')
+  storeInCache(deps, reply.request, resolution, cacheKey, completion)
+  reply.send(ingress.completionBody({ ...completion, model: body.model }, body))
+}
+
+async function failedStatus(status: number, headers: Record<string, string | string[] | undefined>, text: string, target: Target, latencyMs: number): Promise<AttemptOutcome> {
+  return {
+    ok: false,
+    status,
+    retryable: isRetryableStatus(status),
+    error: await providerFailure(status, headers, text, target),
+    retryAfterMs: retryAfterMs(headers),
+    latencyMs,
+    ttftMs: null,
+    usage: null,
+  }
+}
+
+function failedTransport(error: unknown, signal: AbortSignal, target: Target, latencyMs: number): AttemptOutcome {
+  if (error instanceof UpstreamTransportError) {
+    return {
+      ok: false,
+      status: null,
+      retryable: error.failure !== 'client_closed' && error.failure !== 'endpoint_not_allowed' && !signal.aborted,
+      error: transportFailure(error, target),
+      latencyMs,
+      ttftMs: null,
+      usage: null,
+    }
+  }
+  if (error instanceof ProviderResponseError) {
+    return { ok: false, status: 200, retryable: true, error: providerReported(error, target), latencyMs, ttftMs: null, usage: null }
+  }
+  if (error instanceof SyntaxError) {
+    return { ok: false, status: 200, retryable: true, error: new AppError('upstream_error', `${target.name}: the provider's answer is not valid JSON`), latencyMs, ttftMs: null, usage: null }
+  }
+  if (error instanceof AppError) return { ok: false, status: null, retryable: false, error, latencyMs, ttftMs: null, usage: null }
+  return { ok: false, status: null, retryable: true, error: new AppError('upstream_error', `${target.name}: the provider's answer could not be read`, { cause: error }), latencyMs, ttftMs: null, usage: null }
+}
+
+/** An error the provider put inside a 200 answer or stream (Anthropic's `overloaded_error` event, …). */
+const providerReported = (error: ProviderResponseError, target: Target) =>
+  new AppError('upstream_error', `${target.name}: the provider reported an error: ${error.providerError.message.slice(0, 500)}`)
+
+async function streamChat(
+  deps: GatewayDeps, request: FastifyRequest, reply: FastifyReply, body: ChatRequest, ingress: Ingress,
+  record: CallRecord, resolution: Resolution, signal: AbortSignal, cacheKey: string | null,
+) {
+  let open: OpenStream | undefined
+  await withFailover(deps, record, resolution, signal, async (target) => {
+    const started = performance.now()
+    const adapter = adapterFor(target.apiStandard)
+    const elapsed = () => performance.now() - started
+    try {
+      const { url, headers, body: text } = withKey(adapter.chatRequest(body, target, true), target)
+      const response = await deps.upstream.send(url, headers, text, signal)
+      if (response.status >= 400) return failedStatus(response.status, response.headers, await response.body.text(), target, elapsed())
+      const translator = adapter.chatStream(body)
+      const parser = new SseParser()
+      const decoder = new TextDecoder()
+      const rest = response.body[Symbol.asyncIterator]()
+      // Read until the provider has said something a client can use; an error before that
+      // point can still fail over.
+      const first: ChatChunk[] = []
+      while (first.length === 0) {
+        const next = await rest.next()
+        if (next.done) {
+          for (const event of parser.end()) first.push(...translator.push(event))
+          first.push(...translator.end())
+          break
+        }
+        for (const event of parser.push(decoder.decode(next.value, { stream: true }))) first.push(...translator.push(event))
+      }
+      if (first.length === 0) {
+        return { ok: false, status: 200, retryable: true, error: new AppError('upstream_error', `${target.name}: the provider ended the stream without an answer`), latencyMs: elapsed(), ttftMs: null, usage: null }
+      }
+      open = { target, first, rest, translator, parser, decoder, attemptStarted: started, body: response.body }
+      const ttft = elapsed()
+      return { ok: true, status: 200, retryable: false, latencyMs: ttft, ttftMs: ttft, usage: null }
+    } catch (error) {
+      return failedTransport(error, signal, target, elapsed())
+    }
+  })
+  if (!open) throw new AppError('upstream_error', 'the provider gave no answer')
+  const stream = open
+  const collected: ChatChunk[] | null = cacheKey ? [] : null
+  const upstreamChunks = readRest(stream, signal)
+  const failure = await sendStream(reply, ingress.streamEncoder(body), record, prepend(stream.first, upstreamChunks), collected)
+  // The attempt row was written at the first chunk; complete it with what the stream used.
+  const attemptRow = record.responses[record.responses.length - 1]
+  const usage = stream.translator.usage
+  if (attemptRow) {
+    attemptRow.latency_ms = performance.now() - stream.attemptStarted
+    attemptRow.prompt_tokens = usage?.prompt_tokens ?? null
+    attemptRow.completion_tokens = usage?.completion_tokens ?? null
+    attemptRow.cached_tokens = usage?.cached_tokens ?? null
+    if (failure) {
+      attemptRow.error_code = failure.code
+      attemptRow.error_message = failure.message
+    }
+  }
+  if (usage) {
+    record.answered(stream.target, usage)
+    if (attemptRow) attemptRow.cost_usd = record.cost
+  }
+  if (failure) {
+    deps.health.failed(stream.target.instanceId, performance.now() - stream.attemptStarted, 200, failure.message, null)
+    throw new StreamFailed(failure)
+  }
+  if (collected) storeInCache(deps, request, resolution, cacheKey, assembleCompletion(collected, usage))
+}
+
+/** A failure after the stream began: already told to the client as an error event. */
+export class StreamFailed extends Error {
+  constructor(readonly failure: AppError) {
+    super(failure.message)
+  }
+}
+
+async function* prepend(first: ChatChunk[], rest: AsyncGenerator<ChatChunk>): AsyncGenerator<ChatChunk> {
+  yield* first
+  yield* rest
+}
+
+/** The rest of the provider's stream, translated; throws when it is cut or fails. */
+async function* readRest(stream: OpenStream, signal: AbortSignal): AsyncGenerator<ChatChunk> {
+  const { translator, parser, decoder, target } = stream
+  try {
+    for (;;) {
+      const next = await stream.rest.next()
+      if (next.done) break
+      for (const event of parser.push(decoder.decode(next.value, { stream: true }))) yield* translator.push(event)
+    }
+    for (const event of parser.end()) yield* translator.push(event)
+    yield* translator.end()
+  } catch (error) {
+    if (signal.aborted) throw new AppError('upstream_error', 'the call was cancelled')
+    if (error instanceof AppError) throw error
+    if (error instanceof ProviderResponseError) throw providerReported(error, target)
+    const transport = error instanceof UpstreamTransportError ? error : null
+    throw transport ? transportFailure(transport, target) : new AppError('upstream_error', `${target.name}: the provider's stream broke off`, { cause: error })
+  } finally {
+    stream.body.destroy()
+  }
+  if (!translator.finished) throw new AppError('upstream_error', `${target.name}: the provider ended the stream before its end marker`)
+}
+
+/**
+ * Writes a stream to the client with backpressure: when the socket's buffer is full, reading
+ * from the provider waits. Usage the provider sent is always taken off the chunks (it was
+ * asked for upstream even when the client did not ask) and given once at the end if the
+ * client asked. Returns the failure that ended the stream early, if any.
+ */
+async function sendStream(
+  reply: FastifyReply, encoder: StreamEncoder, record: CallRecord, chunks: AsyncIterable<ChatChunk>,
+  collected: ChatChunk[] | null,
+): Promise<AppError | null> {
+  const raw = reply.raw
+  reply.hijack()
+  raw.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  })
+  const write = async (text: string) => {
+    if (text.length === 0 || raw.destroyed) return
+    if (!raw.write(text)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          raw.off('drain', done)
+          raw.off('close', done)
+          resolve()
+        }
+        raw.on('drain', done)
+        raw.on('close', done)
+      })
+    }
+  }
+  let failure: AppError | null = null
+  let usage: Usage | null = record.usage
+  try {
+    for await (const chunk of chunks) {
+      if (raw.destroyed) break
+      if (chunk.usage) usage = chunk.usage
+      if (collected) collected.push(chunk)
+      const { usage: _dropped, ...rest } = chunk
+      if (rest.choices.length === 0) continue
+      if (record.ttftMs === null) record.ttftMs = record.elapsed()
+      await write(encoder.chunk(rest as ChatChunk))
+    }
+  } catch (error) {
+    failure = error instanceof AppError ? error : new AppError('upstream_error', 'the stream broke off', { cause: error })
+  }
+  if (!raw.destroyed) {
+    if (failure) await write(encoder.error(failure))
+    else await write(encoder.end(usage))
+    raw.end()
+  }
+  return failure
+}

@@ -1,0 +1,171 @@
+import { performance } from 'node:perf_hooks'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { AppError } from '../http/errors.js'
+import { isRetryableStatus, retryAfterMs } from './attempts.js'
+import {
+  type AttemptOutcome,
+  admitted,
+  CallRecord,
+  callSignal,
+  type GatewayDeps,
+  logCall,
+  providerFailure,
+  resolveModel,
+  transportFailure,
+  withFailover,
+} from './call.js'
+import { adapterFor, ProviderResponseError } from './providers/index.js'
+import type { Usage } from './providers/types.js'
+import type { Resolution, Target } from './targets.js'
+import { UpstreamTransportError } from './upstream/client.js'
+import { withKey } from './upstream/key.js'
+
+export interface EmbeddingsBody {
+  model: string
+  input: string | string[]
+  encoding_format?: 'float' | 'base64'
+  dimensions?: number
+  user?: string
+}
+
+/** Calls that run at once for one request's batches: enough to hide latency, few enough not to trip provider limits. */
+const PARALLEL_BATCHES = 4
+
+/**
+ * Embeds texts with one instance, split into batches the provider accepts, in order. Throws
+ * the attempt's outcome (as an AttemptFailure) so that the retry loop can judge it.
+ */
+export async function embedWith(
+  deps: GatewayDeps, target: Target, texts: string[], dimensions: number | null, signal: AbortSignal,
+): Promise<{ vectors: number[][]; usage: Usage }> {
+  const adapter = adapterFor(target.apiStandard)
+  if (adapter.embeddingsBatchLimit <= 0) throw new AppError('bad_request', `instance ${target.name} speaks ${adapter.name}, which has no embeddings API`)
+  const batches: string[][] = []
+  for (let start = 0; start < texts.length; start += adapter.embeddingsBatchLimit) batches.push(texts.slice(start, start + adapter.embeddingsBatchLimit))
+  const results: number[][][] = new Array(batches.length)
+  const usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
+  let next = 0
+  const worker = async () => {
+    while (next < batches.length) {
+      const index = next
+      next += 1
+      const batch = batches[index] as string[]
+      const upstreamTarget = { endpoint: target.endpoint, model: target.model, dimensions: dimensions ?? target.dimensions }
+      const { url, headers, body } = withKey(adapter.embeddingsRequest(batch, upstreamTarget), target)
+      const response = await deps.upstream.send(url, headers, body, signal)
+      const text = await response.body.text()
+      if (response.status >= 400) throw new AttemptFailure(response.status, response.headers, text)
+      const result = adapter.embeddingsResponse(JSON.parse(text), batch.length)
+      results[index] = result.vectors
+      usage.prompt_tokens += result.usage.prompt_tokens
+      usage.total_tokens += result.usage.total_tokens
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_BATCHES, batches.length) }, worker))
+  return { vectors: results.flat(), usage }
+}
+
+/** A provider's error answer inside a multi-batch call. */
+export class AttemptFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string | string[] | undefined>,
+    readonly body: string,
+  ) {
+    super(`status ${status}`)
+  }
+}
+
+/** Runs `embedWith` as one attempt of the retry loop. */
+export async function embeddingAttempt(
+  deps: GatewayDeps, target: Target, texts: string[], dimensions: number | null, signal: AbortSignal,
+  done: (result: { vectors: number[][]; usage: Usage }) => void,
+): Promise<AttemptOutcome> {
+  const started = performance.now()
+  const elapsed = () => performance.now() - started
+  try {
+    const result = await embedWith(deps, target, texts, dimensions, signal)
+    done(result)
+    return { ok: true, status: 200, retryable: false, latencyMs: elapsed(), ttftMs: null, usage: result.usage }
+  } catch (error) {
+    const base = { ok: false as const, latencyMs: elapsed(), ttftMs: null, usage: null }
+    if (error instanceof AttemptFailure) {
+      return { ...base, status: error.status, retryable: isRetryableStatus(error.status), retryAfterMs: retryAfterMs(error.headers), error: await providerFailure(error.status, error.headers, error.body, target) }
+    }
+    if (error instanceof UpstreamTransportError) {
+      return { ...base, status: null, retryable: !signal.aborted && error.failure !== 'endpoint_not_allowed', error: transportFailure(error, target) }
+    }
+    if (error instanceof AppError) return { ...base, status: null, retryable: false, error }
+    const message = error instanceof ProviderResponseError ? error.providerError.message : 'its answer could not be read'
+    return { ...base, status: 200, retryable: true, error: new AppError('upstream_error', `${target.name}: ${message}`, { cause: error }) }
+  }
+}
+
+const toBase64 = (vector: number[]) => Buffer.from(new Float32Array(vector).buffer).toString('base64')
+
+/** `POST /v1/embeddings` in OpenAI's shape. */
+export async function handleEmbeddings(deps: GatewayDeps, request: FastifyRequest, reply: FastifyReply, body: EmbeddingsBody) {
+  const texts = typeof body.input === 'string' ? [body.input] : body.input
+  const record = new CallRecord(request, 'embeddings', body.model, false)
+  let resolution: Resolution | null = null
+  try {
+    resolution = await resolveModel(deps, request, body.model, 'embedding')
+    const resolved = resolution
+    let result: { vectors: number[][]; usage: Usage } | undefined
+    await admitted(deps, request, record, async () => {
+      const signal = callSignal(request, reply, record, deps.settings.totalTimeoutMs)
+      await withFailover(deps, record, resolved, signal, (target) =>
+        embeddingAttempt(deps, target, texts, body.dimensions ?? null, signal, (done) => {
+          result = done
+        }),
+      )
+    })
+    if (!result) throw new AppError('upstream_error', 'the provider gave no answer')
+    const vectors = result.vectors
+    reply.send({
+      object: 'list',
+      data: vectors.map((vector, index) => ({ object: 'embedding', index, embedding: body.encoding_format === 'base64' ? toBase64(vector) : vector })),
+      model: body.model,
+      usage: { prompt_tokens: result.usage.prompt_tokens, total_tokens: result.usage.total_tokens },
+    })
+    logCall(deps, record, resolution, { status: 200 })
+  } catch (error) {
+    const failure = error instanceof AppError ? error : undefined
+    logCall(deps, record, resolution, { status: failure?.status ?? 500, error: failure })
+    throw error
+  }
+}
+
+/**
+ * Embeds texts for the embeddings store through the instance a project is bound to: the
+ * caller was allowed to write the project, which is what grants the use of its instance. The
+ * call goes through the same retry loop, limits and request log as `POST /v1/embeddings`
+ * (logged with operation `embeddings` and the project's instance as model).
+ */
+export async function embedForStore(
+  deps: GatewayDeps, request: FastifyRequest, instanceId: number, texts: string[],
+): Promise<number[][]> {
+  const target = await deps.resolver.byInstanceId(instanceId)
+  if (!target) throw new AppError('bad_request', 'the project is bound to no instance; bind one to compute vectors from text')
+  if (target.kind !== 'embedding') throw new AppError('bad_request', `instance ${target.name} is not an embedding model`)
+  const resolution: Resolution = { name: target.name, routeId: null, strategy: 'single', targets: [target] }
+  const record = new CallRecord(request, 'embeddings', target.name, false)
+  let result: { vectors: number[][]; usage: Usage } | undefined
+  try {
+    await admitted(deps, request, record, async () => {
+      const signal = AbortSignal.timeout(deps.settings.totalTimeoutMs)
+      await withFailover(deps, record, resolution, signal, (t) =>
+        embeddingAttempt(deps, t, texts, null, signal, (done) => {
+          result = done
+        }),
+      )
+    })
+    if (!result) throw new AppError('upstream_error', 'the provider gave no answer')
+    logCall(deps, record, resolution, { status: 200 })
+    return result.vectors
+  } catch (error) {
+    const failure = error instanceof AppError ? error : undefined
+    logCall(deps, record, resolution, { status: failure?.status ?? 500, error: failure })
+    throw error
+  }
+}

@@ -1,0 +1,123 @@
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { AppError } from '../http/errors.js'
+import { toAppError } from '../http/problem.js'
+import { messagesToChat } from './anthropic-ingress.js'
+import type { GatewayDeps } from './call.js'
+import { gatewayCaller } from './call.js'
+import { handleChat } from './chat.js'
+import { type EmbeddingsBody, handleEmbeddings } from './embeddings.js'
+import { anthropicErrorBody, anthropicIngress } from './ingress/anthropic.js'
+import { openAiErrorBody, openAiIngress } from './ingress/openai.js'
+import type { ChatRequest } from './providers/types.js'
+import { listUsableModels } from './targets.js'
+import type { Executor } from '../db/database.js'
+
+/*
+ * Request schemas check what the gateway itself relies on and let everything else through:
+ * provider parameters appear faster than any schema could follow, and an OpenAI-compatible
+ * provider receives unknown fields unchanged.
+ */
+const Message = Type.Object(
+  {
+    role: Type.Union(['system', 'developer', 'user', 'assistant', 'tool'].map((role) => Type.Literal(role))),
+    content: Type.Optional(Type.Union([Type.String(), Type.Array(Type.Object({ type: Type.String() }, { additionalProperties: true })), Type.Null()])),
+  },
+  { additionalProperties: true },
+)
+const ChatBody = Type.Object(
+  {
+    model: Type.String({ minLength: 1, maxLength: 200 }),
+    messages: Type.Array(Message, { minItems: 1 }),
+    stream: Type.Optional(Type.Boolean()),
+    stream_options: Type.Optional(Type.Union([Type.Object({ include_usage: Type.Optional(Type.Boolean()) }, { additionalProperties: true }), Type.Null()])),
+    tools: Type.Optional(Type.Array(Type.Object({ type: Type.Literal('function'), function: Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: true }) }, { additionalProperties: true }))),
+    n: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+  },
+  { additionalProperties: true },
+)
+const MessagesBody = Type.Object(
+  {
+    model: Type.String({ minLength: 1, maxLength: 200 }),
+    messages: Type.Array(Type.Object({ role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]) }, { additionalProperties: true }), { minItems: 1 }),
+    max_tokens: Type.Integer({ minimum: 1 }),
+    stream: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: true },
+)
+const EmbeddingsRequest = Type.Object(
+  {
+    model: Type.String({ minLength: 1, maxLength: 200 }),
+    input: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 20_000 })], {
+      description: 'A text or a list of texts (token arrays are not accepted: providers differ in tokenizers)',
+    }),
+    encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')])),
+    dimensions: Type.Optional(Type.Integer({ minimum: 1, maximum: 16000 })),
+    user: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+)
+
+/**
+ * The provider-compatible endpoints. They answer errors in the envelope their clients' SDKs
+ * parse (OpenAI's `{"error": {...}}`, Anthropic's `{"type": "error", ...}`), not as problem
+ * JSON, and they are marked read-only so a call does not clear the server's lookup caches.
+ */
+export const gatewayRoutes: FastifyPluginAsync<{ deps: GatewayDeps; db: Executor }> = async (app, { deps, db }) => {
+  app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const problem = toAppError(error, request)
+    if (problem.status >= 500 && !['upstream_error', 'upstream_timeout', 'upstream_unavailable'].includes(problem.code)) {
+      request.log.error({ err: problem.cause ?? error, code: problem.code }, 'request failed')
+    }
+    if (reply.sent || reply.raw.headersSent) return
+    if (problem.headers) reply.headers(problem.headers)
+    const anthropic = request.url.startsWith('/v1/messages')
+    return reply.code(problem.status).send(anthropic ? anthropicErrorBody(problem, request.id) : openAiErrorBody(problem, request.id))
+  })
+  const config = { readOnly: true }
+
+  app.post('/v1/chat/completions', {
+    config,
+    schema: { tags: ['gateway'], operationId: 'gateway.chatCompletions', summary: 'OpenAI-compatible chat completion through an instance or route (streaming with stream: true)', body: ChatBody },
+  }, async (request, reply) => handleChat(deps, request, reply, request.body as ChatRequest, openAiIngress))
+
+  app.post('/v1/messages', {
+    config,
+    schema: { tags: ['gateway'], operationId: 'gateway.messages', summary: "Anthropic-compatible Messages API through an instance or route", body: MessagesBody },
+  }, async (request, reply) => {
+    let chat: ChatRequest
+    try {
+      chat = messagesToChat(request.body)
+    } catch (error) {
+      throw new AppError('bad_request', error instanceof Error ? error.message : 'the request could not be read')
+    }
+    return handleChat(deps, request, reply, chat, anthropicIngress)
+  })
+
+  app.post('/v1/embeddings', {
+    config,
+    schema: { tags: ['gateway'], operationId: 'gateway.embeddings', summary: 'OpenAI-compatible embeddings through an embedding instance or route', body: EmbeddingsRequest },
+  }, async (request, reply) => handleEmbeddings(deps, request, reply, request.body as EmbeddingsBody))
+
+  app.get('/v1/models', {
+    schema: { tags: ['gateway'], operationId: 'gateway.models', summary: 'Instances and routes the caller may name as model' },
+  }, async (request) => {
+    const caller = gatewayCaller(request)
+    const { instances, routes } = await listUsableModels(db, caller)
+    const created = (date: Date) => Math.floor(date.getTime() / 1000)
+    return {
+      object: 'list',
+      data: [
+        ...instances.map((row) => ({
+          id: row.owner === caller.handle ? row.handle : `${row.owner}/${row.handle}`,
+          object: 'model',
+          created: created(row.created_at),
+          owned_by: row.owner,
+          kind: row.kind,
+          provider_model: row.model,
+        })),
+        ...routes.map((row) => ({ id: row.handle, object: 'model', created: created(row.created_at), owned_by: caller.handle, kind: 'route' })),
+      ],
+    }
+  })
+}
