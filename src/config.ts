@@ -119,6 +119,8 @@ export interface GatewaySettings {
   cacheShared: boolean
   /** How often the request log is written to the database. */
   logFlushMs: number
+  /** Days the request log keeps calls; 0 keeps them forever. */
+  logRetentionDays: number
 }
 
 export function loadConfig(
@@ -180,6 +182,7 @@ export function loadConfig(
       cacheMemoryBytes: parseByteSize(nonEmpty(env.LLMBASE_GATEWAY_CACHE_MEMORY) ?? '64MiB', 'LLMBASE_GATEWAY_CACHE_MEMORY', problems),
       cacheShared: parseBoolean(nonEmpty(env.LLMBASE_GATEWAY_CACHE_SHARED) ?? 'false', 'LLMBASE_GATEWAY_CACHE_SHARED', problems),
       logFlushMs: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_LOG_FLUSH_MS) ?? '1000', 'LLMBASE_GATEWAY_LOG_FLUSH_MS', 10, 60_000, problems),
+      logRetentionDays: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_LOG_RETENTION_DAYS) ?? '0', 'LLMBASE_GATEWAY_LOG_RETENTION_DAYS', 0, 100_000, problems),
     },
     vectors: {
       engine: parseChoice(nonEmpty(env.LLMBASE_VECTOR_ENGINE) ?? 'auto', 'LLMBASE_VECTOR_ENGINE', VECTOR_ENGINES, problems),

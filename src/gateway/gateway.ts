@@ -20,7 +20,7 @@ export function createGateway(options: { config: Config; db: Executor; keyring: 
   const settings = config.gateway
   const upstream = new UpstreamClient(settings, config.egress)
   const cache = new ResponseCache(db, logger, { memoryBytes: settings.cacheMemoryBytes, shared: settings.cacheShared })
-  const log = new RequestLogWriter(db, logger, settings.logFlushMs)
+  const log = new RequestLogWriter(db, logger, settings.logFlushMs, settings.logRetentionDays)
   const limits = new LimitEnforcer(db, logger, { totalTimeoutMs: settings.totalTimeoutMs })
   return {
     settings,

@@ -22,7 +22,7 @@ declare module 'fastify' {
 
 /**
  * Decides who the caller is, once per request, from `Authorization: Bearer <key>` (a bare key
- * without `Bearer ` is accepted too, as the reference API does). A wrong, revoked or expired
+ * without `Bearer ` is accepted too, as the reference API does, and so is `x-api-key: <key>`). A wrong, revoked or expired
  * key is always 401, even on a route that anonymous callers may use.
  */
 export function installAuth(app: FastifyInstance, options: { adminKey: string; keys: ApiKeyVerifier }) {
@@ -32,7 +32,9 @@ export function installAuth(app: FastifyInstance, options: { adminKey: string; k
     request.caller = ANONYMOUS
     const mode = request.is404 ? 'none' : (request.routeOptions.config.auth ?? 'required')
     if (mode === 'none') return
-    const header = request.headers.authorization
+    // Anthropic's SDKs send their key as `x-api-key`; accepting it lets them call /v1/messages as they are.
+    const apiKeyHeader = request.headers['x-api-key']
+    const header = request.headers.authorization ?? (typeof apiKeyHeader === 'string' ? apiKeyHeader : undefined)
     if (header === undefined) {
       if (mode === 'required') throw errors.unauthorized()
       return

@@ -197,6 +197,12 @@ for (const kind of DATABASES) {
       assert.deepEqual([...new Set(events.map((e) => e.event))], ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop'])
       const delta = JSON.parse(events.find((e) => e.event === 'message_delta')?.data ?? '{}')
       assert.equal(delta.usage.output_tokens > 0, true)
+      const withAnthropicHeader = await fetch(`${fx.server.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': fx.keys.alice as string, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      assert.equal(withAnthropicHeader.status, 200, 'an Anthropic SDK sends its key as x-api-key')
       const missing = await post('/v1/messages', { ...body, model: 'nope' })
       assert.equal(missing.status, 404)
       const error = await json(missing)

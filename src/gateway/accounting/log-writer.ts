@@ -22,14 +22,40 @@ export class RequestLogWriter {
   private flushing: Promise<void> | null = null
   private dropped = 0
   private readonly timer: NodeJS.Timeout
+  private readonly pruneTimer: NodeJS.Timeout | null = null
 
   constructor(
     private readonly db: Executor,
     private readonly logger: Logger,
     intervalMs: number,
+    retentionDays = 0,
   ) {
     this.timer = setInterval(() => void this.flush(), intervalMs)
     this.timer.unref()
+    if (retentionDays > 0) {
+      this.pruneTimer = setInterval(() => void this.prune(retentionDays), 3_600_000)
+      this.pruneTimer.unref()
+    }
+  }
+
+  /**
+   * Deletes calls older than the retention, a few thousand rows per statement so that no
+   * statement holds locks for long (their attempts go with them by the foreign key).
+   */
+  async prune(retentionDays: number) {
+    try {
+      for (;;) {
+        const deleted = await this.db
+          .deleteFrom('llm_requests')
+          .where('id', 'in', (eb) =>
+            eb.selectFrom('llm_requests').select('id').where('created_at', '<', new Date(Date.now() - retentionDays * 86_400_000)).limit(5_000),
+          )
+          .executeTakeFirst()
+        if (Number(deleted.numDeletedRows) < 5_000) break
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not delete old gateway request log rows')
+    }
   }
 
   record(request: RequestRow, responses: ResponseRow[]) {
@@ -96,6 +122,7 @@ export class RequestLogWriter {
 
   async close() {
     clearInterval(this.timer)
+    if (this.pruneTimer) clearInterval(this.pruneTimer)
     await this.flush()
   }
 }
