@@ -288,17 +288,26 @@ export function bypassesCache(request: FastifyRequest): boolean {
   return /no-cache|no-store/.test(control) || String(request.headers['x-llmbase-cache'] ?? '').toLowerCase() === 'bypass'
 }
 
-/** An AbortSignal that fires when the client goes away or the total timeout passes. */
-export function callSignal(request: FastifyRequest, reply: FastifyReply, record: CallRecord, totalTimeoutMs: number) {
-  const clientGone = new AbortController()
+/**
+ * An AbortSignal that fires when the client goes away or the total timeout passes, and `done`
+ * to call when the call is over. The timer is our own and cleared at the end: a timer per call
+ * left running for the whole total timeout (as `AbortSignal.timeout` would be) would hold
+ * every finished call's signal in memory for ten minutes.
+ */
+export function callSignal(reply: FastifyReply, record: CallRecord, totalTimeoutMs: number) {
+  const controller = new AbortController()
   const onClose = () => {
     if (reply.raw.writableFinished) return
     record.clientClosed = true
-    clientGone.abort(new Error('client closed'))
+    controller.abort(new Error('client closed'))
   }
   reply.raw.once('close', onClose)
-  request.raw.once('aborted', onClose)
-  return AbortSignal.any([clientGone.signal, AbortSignal.timeout(totalTimeoutMs)])
+  const timer = setTimeout(() => controller.abort(new DOMException('the total timeout passed', 'TimeoutError')), totalTimeoutMs)
+  const done = () => {
+    clearTimeout(timer)
+    reply.raw.off('close', onClose)
+  }
+  return { signal: controller.signal, done }
 }
 
 export type { ChatCompletion, ChatRequest }

@@ -80,9 +80,13 @@ export async function handleChat(deps: GatewayDeps, request: FastifyRequest, rep
         }
         reply.header('x-llmbase-cache', 'miss')
       } else if (record.cache === 'bypass') reply.header('x-llmbase-cache', 'bypass')
-      const signal = callSignal(request, reply, record, deps.settings.totalTimeoutMs)
-      if (stream) await streamChat(deps, request, reply, body, ingress, record, resolved, signal, cacheKey)
-      else await completeChat(deps, reply, body, ingress, record, resolved, signal, cacheKey)
+      const { signal, done } = callSignal(reply, record, deps.settings.totalTimeoutMs)
+      try {
+        if (stream) await streamChat(deps, request, reply, body, ingress, record, resolved, signal, cacheKey)
+        else await completeChat(deps, reply, body, ingress, record, resolved, signal, cacheKey)
+      } finally {
+        done()
+      }
     })
     logCall(deps, record, resolution, { status: reply.statusCode })
   } catch (error) {

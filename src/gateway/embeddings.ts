@@ -113,12 +113,16 @@ export async function handleEmbeddings(deps: GatewayDeps, request: FastifyReques
     const resolved = resolution
     let result: { vectors: number[][]; usage: Usage } | undefined
     await admitted(deps, request, record, async () => {
-      const signal = callSignal(request, reply, record, deps.settings.totalTimeoutMs)
-      await withFailover(deps, record, resolved, signal, (target) =>
-        embeddingAttempt(deps, target, texts, body.dimensions ?? null, signal, (done) => {
-          result = done
-        }),
-      )
+      const { signal, done } = callSignal(reply, record, deps.settings.totalTimeoutMs)
+      try {
+        await withFailover(deps, record, resolved, signal, (target) =>
+          embeddingAttempt(deps, target, texts, body.dimensions ?? null, signal, (answer) => {
+            result = answer
+          }),
+        )
+      } finally {
+        done()
+      }
     })
     if (!result) throw new AppError('upstream_error', 'the provider gave no answer')
     const vectors = result.vectors
@@ -153,12 +157,17 @@ export async function embedForStore(
   let result: { vectors: number[][]; usage: Usage } | undefined
   try {
     await admitted(deps, request, record, async () => {
-      const signal = AbortSignal.timeout(deps.settings.totalTimeoutMs)
-      await withFailover(deps, record, resolution, signal, (t) =>
-        embeddingAttempt(deps, t, texts, null, signal, (done) => {
-          result = done
-        }),
-      )
+      const controller = new AbortController()
+      const timer = setTimeout(() => controller.abort(new DOMException('the total timeout passed', 'TimeoutError')), deps.settings.totalTimeoutMs)
+      try {
+        await withFailover(deps, record, resolution, controller.signal, (t) =>
+          embeddingAttempt(deps, t, texts, null, controller.signal, (answer) => {
+            result = answer
+          }),
+        )
+      } finally {
+        clearTimeout(timer)
+      }
     })
     if (!result) throw new AppError('upstream_error', 'the provider gave no answer')
     logCall(deps, record, resolution, { status: 200 })
