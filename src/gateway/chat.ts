@@ -21,7 +21,7 @@ import { adapterFor, ProviderResponseError } from './providers/index.js'
 import type { ChatChunk, ChatCompletion, ChatRequest, StreamTranslator, Usage } from './providers/types.js'
 import { SseParser } from './sse.js'
 import type { Resolution, Target } from './targets.js'
-import { UpstreamTransportError } from './upstream/client.js'
+import { classify } from './upstream/client.js'
 import { withKey } from './upstream/key.js'
 
 /** How answers are written for one kind of client (OpenAI's chat completions, Anthropic's messages). */
@@ -163,25 +163,20 @@ async function failedStatus(status: number, headers: Record<string, string | str
 }
 
 function failedTransport(error: unknown, signal: AbortSignal, target: Target, latencyMs: number): AttemptOutcome {
-  if (error instanceof UpstreamTransportError) {
-    return {
-      ok: false,
-      status: null,
-      retryable: error.failure !== 'client_closed' && error.failure !== 'endpoint_not_allowed' && !signal.aborted,
-      error: transportFailure(error, target),
-      latencyMs,
-      ttftMs: null,
-      usage: null,
-    }
-  }
-  if (error instanceof ProviderResponseError) {
-    return { ok: false, status: 200, retryable: true, error: providerReported(error, target), latencyMs, ttftMs: null, usage: null }
-  }
+  const base = { ok: false as const, latencyMs, ttftMs: null, usage: null }
+  if (error instanceof ProviderResponseError) return { ...base, status: 200, retryable: true, error: providerReported(error, target) }
   if (error instanceof SyntaxError) {
-    return { ok: false, status: 200, retryable: true, error: new AppError('upstream_error', `${target.name}: the provider's answer is not valid JSON`), latencyMs, ttftMs: null, usage: null }
+    return { ...base, status: 200, retryable: true, error: new AppError('upstream_error', `${target.name}: the provider's answer is not valid JSON`) }
   }
-  if (error instanceof AppError) return { ok: false, status: null, retryable: false, error, latencyMs, ttftMs: null, usage: null }
-  return { ok: false, status: null, retryable: true, error: new AppError('upstream_error', `${target.name}: the provider's answer could not be read`, { cause: error }), latencyMs, ttftMs: null, usage: null }
+  if (error instanceof AppError) return { ...base, status: null, retryable: false, error }
+  // Everything else is the network's or undici's: a timeout, a refused or broken connection.
+  const transport = classify(error, signal)
+  return {
+    ...base,
+    status: null,
+    retryable: transport.failure !== 'client_closed' && transport.failure !== 'endpoint_not_allowed' && !signal.aborted,
+    error: transportFailure(transport, target),
+  }
 }
 
 /** An error the provider put inside a 200 answer or stream (Anthropic's `overloaded_error` event, …). */
@@ -283,8 +278,10 @@ async function* readRest(stream: OpenStream, signal: AbortSignal): AsyncGenerato
     if (signal.aborted) throw new AppError('upstream_error', 'the call was cancelled')
     if (error instanceof AppError) throw error
     if (error instanceof ProviderResponseError) throw providerReported(error, target)
-    const transport = error instanceof UpstreamTransportError ? error : null
-    throw transport ? transportFailure(transport, target) : new AppError('upstream_error', `${target.name}: the provider's stream broke off`, { cause: error })
+    const transport = classify(error)
+    throw transport.failure === 'connection_failed'
+      ? new AppError('upstream_error', `${target.name}: the provider's stream broke off`, { cause: error })
+      : transportFailure(transport, target)
   } finally {
     stream.body.destroy()
   }

@@ -17,7 +17,7 @@ import {
 import { adapterFor, ProviderResponseError } from './providers/index.js'
 import type { Usage } from './providers/types.js'
 import type { Resolution, Target } from './targets.js'
-import { UpstreamTransportError } from './upstream/client.js'
+import { classify } from './upstream/client.js'
 import { withKey } from './upstream/key.js'
 
 export interface EmbeddingsBody {
@@ -92,12 +92,13 @@ export async function embeddingAttempt(
     if (error instanceof AttemptFailure) {
       return { ...base, status: error.status, retryable: isRetryableStatus(error.status), retryAfterMs: retryAfterMs(error.headers), error: await providerFailure(error.status, error.headers, error.body, target) }
     }
-    if (error instanceof UpstreamTransportError) {
-      return { ...base, status: null, retryable: !signal.aborted && error.failure !== 'endpoint_not_allowed', error: transportFailure(error, target) }
-    }
     if (error instanceof AppError) return { ...base, status: null, retryable: false, error }
-    const message = error instanceof ProviderResponseError ? error.providerError.message : 'its answer could not be read'
-    return { ...base, status: 200, retryable: true, error: new AppError('upstream_error', `${target.name}: ${message}`, { cause: error }) }
+    if (error instanceof ProviderResponseError || error instanceof SyntaxError) {
+      const message = error instanceof ProviderResponseError ? error.providerError.message : 'its answer is not valid JSON'
+      return { ...base, status: 200, retryable: true, error: new AppError('upstream_error', `${target.name}: ${message}`, { cause: error }) }
+    }
+    const transport = classify(error, signal)
+    return { ...base, status: null, retryable: !signal.aborted && transport.failure !== 'endpoint_not_allowed', error: transportFailure(transport, target) }
   }
 }
 

@@ -146,6 +146,49 @@ for (const kind of DATABASES) {
       assert.equal(tagged('lonely').length, 1, 'no failover after the first byte')
     })
 
+    it('ends a stream whose provider falls silent for longer than the idle timeout with a timeout event', async () => {
+      // Chunks 1.5 s apart against an idle timeout of 400 ms.
+      const sleepy = await startMockProvider({ streamChunks: 3, chunkIntervalMs: 1500 })
+      try {
+        await fx.server.request('PUT', '/v1/llm-instances/alice/sleepy', {
+          key: fx.keys.alice,
+          body: { instance_handle: 'sleepy', kind: 'chat', api_standard: 'openai', endpoint: `${sleepy.url}/openai/v1/chat/completions`, model: 'm' },
+        })
+        const response = await chat('sleepy', { stream: true })
+        assert.equal(response.status, 200)
+        const events = await readSse(response)
+        const last = JSON.parse(events.at(-1)?.data ?? '{}')
+        assert.equal(last.error.code, 'upstream_timeout')
+        assert.match(last.error.message, /stopped sending/)
+      } finally {
+        await sleepy.close()
+      }
+    })
+
+    it('pages through the request log newest first', async () => {
+      for (let i = 0; i < 5; i += 1) assert.equal((await chat('lonely')).status, 200)
+      const seen: string[] = []
+      let before: string | null = null
+      await eventually(async () => {
+        const list = await fx.server.request('GET', '/v1/requests/alice?limit=100&model=lonely&status=200', { key: fx.keys.alice })
+        return list.body.requests.length >= 5 ? true : undefined
+      })
+      for (let page = 0; page < 10; page += 1) {
+        const query: string = `/v1/requests/alice?limit=2&model=lonely${before ? `&before=${encodeURIComponent(before)}` : ''}`
+        const list = await fx.server.request('GET', query, { key: fx.keys.alice })
+        assert.equal(list.status, 200)
+        seen.push(...list.body.requests.map((r: { id: string }) => r.id))
+        const times = list.body.requests.map((r: { created_at: string }) => r.created_at)
+        assert.deepEqual(times, [...times].sort().reverse(), 'newest first')
+        before = list.body.next_before
+        if (!before) break
+      }
+      assert.ok(seen.length >= 5)
+      assert.equal(new Set(seen).size, seen.length, 'no call on two pages')
+      const bad = await fx.server.request('GET', '/v1/requests/alice?limit=0', { key: fx.keys.alice })
+      assert.equal(bad.status, 422)
+    })
+
     it('cancels the upstream call when the client goes away mid-stream', async () => {
       // A provider that would stream for five seconds: 50 chunks 100 ms apart.
       const slow = await startMockProvider({ streamChunks: 50, chunkIntervalMs: 100 })
