@@ -80,8 +80,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await app.register(cors, {
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      allowedHeaders: ['Accept', 'Authorization', 'Content-Type', 'X-Request-Id', 'Origin', 'X-Requested-With'],
-      exposedHeaders: ['x-request-id', 'retry-after'],
+      allowedHeaders: ['Accept', 'Authorization', 'Content-Type', 'X-Request-Id', 'Origin', 'X-Requested-With', 'X-Api-Key', 'X-Llmbase-Cache', 'Cache-Control'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'x-llmbase-cache'],
       maxAge: 600,
     })
   }
@@ -130,8 +130,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   })
   await app.register(projectRoutes, { db: database.db, engine, lookup })
-  await app.register(embeddingRoutes, { db: database.db, engine, vectorsUnavailable, lookup })
-  await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable, lookup })
+  await app.register(embeddingRoutes, { db: database.db, engine, vectorsUnavailable, lookup, gateway })
+  await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable, lookup, gateway })
   await app.register(gatewayRoutes, { deps: gateway, db: database.db })
   await app.register(gatewayManagementRoutes, { db: database.db, limits: gateway.limits, health: gateway.health, log: gateway.log, keyring: options.keyring, egress: config.egress, onRoutingChange: () => gateway.resolver.clear() })
   await app.register(adminRoutes, { database, engine, keys, allowReset: config.allowReset })

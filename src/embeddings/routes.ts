@@ -3,11 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Executor } from '../db/database.js'
+import type { GatewayDeps } from '../gateway/call.js'
 import type { ProjectLookup } from '../projects/lookup.js'
 import { AppError } from '../http/errors.js'
 import { getVisibleProject } from '../projects/service.js'
 import type { VectorEngine } from '../vectors/engine.js'
 import { requireVectors } from '../vectors/capability.js'
+import { gatewayEmbedder, requireVectorOrText, writeUpload } from './computed.js'
 import * as s from './schemas.js'
 import * as service from './service.js'
 import { exportLines, importLines } from './transfer.js'
@@ -15,10 +17,13 @@ import { exportLines, importLines } from './transfer.js'
 const tags = ['embeddings']
 const NDJSON = ['application/x-ndjson', 'application/jsonl', 'application/jsonlines']
 
-/** `/v1/embeddings/{user}/{project}…`: the records of a project, one by one, in batches, or streamed. */
-export const embeddingRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null; vectorsUnavailable: string | null; lookup: ProjectLookup }> = async (
+/**
+ * `/v1/embeddings/{user}/{project}…`: the records of a project, one by one, in batches, or
+ * streamed. Records sent with text and no vector are embedded through `gateway`.
+ */
+export const embeddingRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null; vectorsUnavailable: string | null; lookup: ProjectLookup; gateway: GatewayDeps }> = async (
   app,
-  { db, engine, vectorsUnavailable, lookup },
+  { db, engine, vectorsUnavailable, lookup, gateway },
 ) => {
   const ctx = (request: FastifyRequest): service.EmbeddingsContext => ({ db, engine: engine as VectorEngine, caller: request.caller, lookup: request.method === 'GET' ? lookup : undefined })
   app.addHook('preValidation', requireVectors(vectorsUnavailable))
@@ -30,7 +35,8 @@ export const embeddingRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: 
     schema: {
       operationId: 'embeddings.upload',
       summary: 'Upload a batch of embeddings (all or nothing)',
-      description: 'Inserts or replaces each record. Every vector must have the dimensions of the project\'s instance; metadata is merged into the stored metadata and checked against the project\'s schema.',
+      description:
+        'Inserts or replaces each record. Every vector must have the dimensions of the project\'s instance; a record sent with text and no vector gets the vector the project\'s instance computes from the text (one gateway call for the upload). Metadata is merged into the stored metadata and checked against the project\'s schema.',
       tags,
       params: s.ProjectParams,
       body: s.UploadInput,
@@ -38,8 +44,10 @@ export const embeddingRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: 
     },
   }, async (request, reply) => {
     const context = ctx(request)
+    // Checked before anything is looked up, as the body schema would be.
+    requireVectorOrText(request.body.embeddings, 'body.embeddings')
     const project = await service.getWritableProject(context, request.params.user_handle, request.params.project_handle)
-    return reply.code(201).send({ ids: await service.writeBatch(context, project, request.body.embeddings) })
+    return reply.code(201).send({ ids: await writeUpload(context, project, request.body.embeddings, gatewayEmbedder(gateway, request)) })
   })
 
   app.get(base, {
@@ -74,7 +82,8 @@ export const embeddingRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: 
     schema: {
       operationId: 'embeddings.import',
       summary: 'Import NDJSON embeddings, streamed, in transactions of batch_size lines',
-      description: 'Send Content-Type: application/x-ndjson, one upload record per line. Each batch of lines is written whole or not at all; the report lists every bad line.',
+      description:
+        'Send Content-Type: application/x-ndjson, one upload record per line. Each batch of lines is written whole or not at all; the report lists every bad line. Lines with text and no vector are embedded through the project\'s instance, one gateway call per batch.',
       tags,
       params: s.ProjectParams,
       querystring: s.ImportQuery,
@@ -87,7 +96,7 @@ export const embeddingRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: 
     if (!(body instanceof Readable)) {
       throw new AppError('unsupported_media_type', 'send the records as application/x-ndjson, one JSON record per line')
     }
-    return importLines(context, project, body, request.query.batch_size)
+    return importLines(context, project, body, request.query.batch_size, gatewayEmbedder(gateway, request))
   })
 
   app.get(`${base}/:text_id`, {

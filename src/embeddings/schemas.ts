@@ -10,11 +10,12 @@ const TextId = Type.String({ minLength: 1, maxLength: 1000, description: 'Identi
  * One record of a batch upload, with the reference API's fields. `vector_dim`, the handles
  * and `project_id` are optional here (the reference required them); when given they must
  * agree with the project. `llm_service_handle` is the older name of `instance_handle`.
+ * `vector` may be left out when `text` is sent: the server then computes it (`computed.ts`).
  */
 export const EmbeddingInput = Type.Object(
   {
     text_id: TextId,
-    vector: Type.Array(Type.Number(), { minItems: 1, maxItems: 16000 }),
+    vector: Type.Optional(Type.Array(Type.Number(), { minItems: 1, maxItems: 16000, description: 'Required unless text is sent, from which the server then computes it' })),
     vector_dim: Type.Optional(Type.Integer({ minimum: 1, maximum: 16000, description: 'Must equal the vector length and the instance dimensions' })),
     text: Type.Optional(Type.Union([Type.String({ maxLength: 10_000_000 }), Type.Null()])),
     metadata: Type.Optional(Type.Unknown({ description: 'Any JSON; an object when the project has a metadata schema. On update, merged into the stored metadata (null deletes a key)' })),
@@ -28,6 +29,9 @@ export const EmbeddingInput = Type.Object(
   { additionalProperties: false },
 )
 export type EmbeddingInput = Static<typeof EmbeddingInput>
+
+/** A record once it has its vector, sent or computed: what is checked and written. */
+export type EmbeddingRecord = EmbeddingInput & { vector: number[] }
 
 export const UploadInput = Type.Object({ embeddings: Type.Array(EmbeddingInput, { minItems: 1 }) }, { additionalProperties: false })
 export type UploadInput = Static<typeof UploadInput>

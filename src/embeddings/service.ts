@@ -8,7 +8,7 @@ import { getVisibleProject, type ProjectRole, requireProjectRole } from '../proj
 import { firstNonFinite } from '../vectors/codec.js'
 import type { VectorEngine } from '../vectors/engine.js'
 import * as q from './queries.js'
-import type { EmbeddingInput } from './schemas.js'
+import type { EmbeddingInput, EmbeddingRecord } from './schemas.js'
 import { textIdCandidates } from './text-id.js'
 
 /**
@@ -27,6 +27,9 @@ export interface EmbeddingsContext {
 
 export const WRITERS: readonly ProjectRole[] = ['owner', 'admin', 'editor']
 
+/** A project bound to an instance, which says the dimensions of its vectors. */
+export type WritableProject = ProjectView & { instance_id: number; dimensions: number; instance_handle: string; instance_owner: string }
+
 /** A project the caller may write embeddings into, with its instance's dimensions. */
 export async function getWritableProject(ctx: EmbeddingsContext, ownerHandle: string, handle: string) {
   const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
@@ -34,11 +37,14 @@ export async function getWritableProject(ctx: EmbeddingsContext, ownerHandle: st
   if (project.instance_id === null || project.dimensions === null) {
     throw new AppError('invalid_embedding', `project ${project.owner}/${project.handle} has no LLM service instance; bind one before uploading`)
   }
-  return project as ProjectView & { dimensions: number; instance_handle: string; instance_owner: string }
+  return project as WritableProject
 }
 
-/** Checks one record against the project, in the reference API's order; returns the problem or null. */
-export function checkRecord(project: ProjectView & { dimensions: number; instance_handle: string; instance_owner: string }, item: EmbeddingInput): { message: string; field: string } | null {
+/**
+ * Checks one record against the project, in the reference API's order; returns the problem or
+ * null. A record without a vector (to be computed from its text) is checked up to the vector.
+ */
+export function checkRecord(project: WritableProject, item: EmbeddingInput): { message: string; field: string } | null {
   const named = item.instance_handle ?? item.llm_service_handle
   if (named !== undefined) {
     const [first, second] = named.toLowerCase().split('/')
@@ -58,6 +64,7 @@ export function checkRecord(project: ProjectView & { dimensions: number; instanc
       message: `${prefix}vector dimension mismatch: embedding declares ${item.vector_dim} dimensions but LLM service instance '${project.instance_handle}' expects ${project.dimensions} dimensions`,
     }
   }
+  if (item.vector === undefined) return null
   if (item.vector_dim !== undefined && item.vector.length !== item.vector_dim) {
     return {
       field: 'vector',
@@ -88,18 +95,23 @@ export class BatchRejected extends AppError {
   }
 }
 
+/** Rejects a batch holding records that do not fit the project, listing every one of them. */
+export function checkBatch(project: WritableProject, items: EmbeddingInput[], location: string) {
+  const recordProblems = items.flatMap((item, index) => {
+    const problem = checkRecord(project, item)
+    return problem ? [{ index, ...problem }] : []
+  })
+  if (recordProblems.length > 0) throw new BatchRejected('invalid_embedding', recordProblems, location)
+}
+
 /**
  * Writes a batch: checks every record, merges metadata into what is stored (the reference's
  * shallow merge: null deletes a key), checks the result against the project's schema, and
  * upserts all rows in one transaction. Any problem rejects the whole batch, listing every
  * bad record. Returns the text ids in the order sent.
  */
-export async function writeBatch(ctx: EmbeddingsContext, project: Awaited<ReturnType<typeof getWritableProject>>, items: EmbeddingInput[], location = 'body.embeddings') {
-  const recordProblems = items.flatMap((item, index) => {
-    const problem = checkRecord(project, item)
-    return problem ? [{ index, ...problem }] : []
-  })
-  if (recordProblems.length > 0) throw new BatchRejected('invalid_embedding', recordProblems, location)
+export async function writeBatch(ctx: EmbeddingsContext, project: WritableProject, items: EmbeddingRecord[], location = 'body.embeddings') {
+  checkBatch(project, items, location)
   const schema = project.metadata_schema === null ? null : compileMetadataSchema(project.metadata_schema)
   if (schema && 'problem' in schema) throw new AppError('invalid_metadata_schema', `the project's metadata schema is not usable: ${schema.problem}`)
   if (!schema) {
@@ -182,11 +194,11 @@ export async function deleteAllEmbeddings(ctx: EmbeddingsContext, ownerHandle: s
 }
 
 /** A stored record as the reference API returns it; absent text and metadata are left out (D8). */
-const toWrite = (item: EmbeddingInput): q.EmbeddingWrite => ({ text_id: item.text_id, text: item.text ?? null, vector: item.vector, metadata: item.metadata ?? null })
+const toWrite = (item: EmbeddingRecord): q.EmbeddingWrite => ({ text_id: item.text_id, text: item.text ?? null, vector: item.vector, metadata: item.metadata ?? null })
 
 /** Splits items into rounds in which every text_id occurs once, keeping their order. */
-function occurrenceRounds(items: EmbeddingInput[]): EmbeddingInput[][] {
-  const rounds: EmbeddingInput[][] = []
+function occurrenceRounds(items: EmbeddingRecord[]): EmbeddingRecord[][] {
+  const rounds: EmbeddingRecord[][] = []
   const seen = new Map<string, number>()
   for (const item of items) {
     const round = seen.get(item.text_id) ?? 0

@@ -1,13 +1,16 @@
 import type { Readable } from 'node:stream'
+import { AppError } from '../http/errors.js'
 import { checkBody } from '../http/validation.js'
 import type { ProjectView } from '../projects/queries.js'
+import { computeMissingVectors, type Embedder, hasVector, missingVectorAndText } from './computed.js'
 import * as q from './queries.js'
-import { EmbeddingInput } from './schemas.js'
-import { BatchRejected, checkRecord, type EmbeddingsContext, type getWritableProject, writeBatch } from './service.js'
+import { EmbeddingInput, type EmbeddingRecord } from './schemas.js'
+import { BatchRejected, checkRecord, type EmbeddingsContext, type WritableProject, writeBatch } from './service.js'
 
 /**
  * NDJSON import and export: one record per line, `{"text_id", "text", "vector", "metadata"}`
- * (the fields of a batch upload). Both stream: memory stays constant whatever the size.
+ * (the fields of a batch upload; a line may bring text without a vector, as an upload may).
+ * Both stream: memory stays constant whatever the size.
  */
 
 const EXPORT_PAGE = 500
@@ -83,13 +86,17 @@ export interface ImportReport {
  * Imports NDJSON records in batches of `batchSize` lines. Each batch is written in one
  * transaction, whole or not at all: a batch holding a bad line is rejected, and the report
  * names every bad line, so that exactly those batches can be sent again once fixed. Records
- * are upserted, so sending a line twice is harmless.
+ * are upserted, so sending a line twice is harmless. The lines of a batch that bring text
+ * without a vector are embedded with one call before the batch is written; when that call
+ * fails, the batch is rejected like one with a bad line and the import goes on (a provider
+ * that keeps failing is cooled down by the gateway, so the later batches fail fast).
  */
 export async function importLines(
   ctx: EmbeddingsContext,
-  project: Awaited<ReturnType<typeof getWritableProject>>,
+  project: WritableProject,
   stream: Readable,
   batchSize: number,
+  embed: Embedder,
 ): Promise<ImportReport> {
   const report: ImportReport = { lines: 0, imported: 0, rejected: 0, batches: [], errors: [] }
   let batch: Array<{ line: number; item: EmbeddingInput | null }> = []
@@ -103,9 +110,22 @@ export async function importLines(
     const last = (batch[batch.length - 1] as { line: number }).line
     const items = batch.filter((entry) => entry.item !== null) as Array<{ line: number; item: EmbeddingInput }>
     let status: 'imported' | 'rejected' = items.length === batch.length ? 'imported' : 'rejected'
+    let records: EmbeddingRecord[] | null = null
     if (status === 'imported') {
       try {
-        await writeBatch(ctx, project, items.map((entry) => entry.item), 'lines')
+        records = await computeMissingVectors(project, items.map((entry) => entry.item), embed)
+      } catch (error) {
+        // An AppError is the call's answer (a provider failure, a limit, a vector that does not
+        // fit): it rejects this batch only. Anything else is the server's fault and ends the import.
+        if (!(error instanceof AppError)) throw error
+        const needing = items.find((entry) => !hasVector(entry.item)) as { line: number; item: EmbeddingInput }
+        fail(needing.line, needing.item.text_id, `the vectors of lines ${first}–${last} could not be computed: ${error.message}`)
+        status = 'rejected'
+      }
+    }
+    if (records !== null) {
+      try {
+        await writeBatch(ctx, project, records, 'lines')
       } catch (error) {
         if (!(error instanceof BatchRejected)) throw error
         for (const problem of error.problems) {
@@ -137,8 +157,10 @@ export async function importLines(
       if (parsed !== undefined) {
         const textId = typeof (parsed as { text_id?: unknown })?.text_id === 'string' ? (parsed as { text_id: string }).text_id : null
         const issues = checkBody(EmbeddingInput, parsed)
-        const problem = issues.length === 0 ? checkRecord(project, parsed as EmbeddingInput) : null
+        const missing = issues.length === 0 ? missingVectorAndText(parsed as EmbeddingInput) : null
+        const problem = issues.length === 0 && missing === null ? checkRecord(project, parsed as EmbeddingInput) : null
         if (issues.length > 0) fail(line.number, textId, issues.map((i) => `${i.location.replace(/^body\.?/, '') || 'record'}: ${i.message}`).join('; '))
+        else if (missing) fail(line.number, textId, missing)
         else if (problem) fail(line.number, textId, problem.message)
         else entry.item = parsed as EmbeddingInput
       }

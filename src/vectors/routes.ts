@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import type { Executor } from '../db/database.js'
+import { gatewayEmbedder } from '../embeddings/computed.js'
+import type { GatewayDeps } from '../gateway/call.js'
 import type { ProjectLookup } from '../projects/lookup.js'
 import { requireVectors } from './capability.js'
 import type { VectorEngine } from './engine.js'
@@ -9,12 +11,12 @@ import { type SearchContext, searchById, searchByVector } from './search.js'
 
 const tags = ['similarity search']
 
-/** `/v1/similars/{user}/{project}…`: nearest neighbours by stored record or by vector. */
-export const similarityRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null; vectorsUnavailable: string | null; lookup: ProjectLookup }> = async (
+/** `/v1/similars/{user}/{project}…`: nearest neighbours by stored record, by vector, or by a text `gateway` embeds. */
+export const similarityRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: VectorEngine | null; vectorsUnavailable: string | null; lookup: ProjectLookup; gateway: GatewayDeps }> = async (
   app,
-  { db, engine, vectorsUnavailable, lookup },
+  { db, engine, vectorsUnavailable, lookup, gateway },
 ) => {
-  const ctx = (request: FastifyRequest): SearchContext => ({ db, engine: engine as VectorEngine, caller: request.caller, lookup })
+  const ctx = (request: FastifyRequest): SearchContext => ({ db, engine: engine as VectorEngine, caller: request.caller, lookup, embed: gatewayEmbedder(gateway, request) })
   app.addHook('preValidation', requireVectors(vectorsUnavailable))
 
   app.get('/v1/similars/:user_handle/:project_handle/:text_id', {
@@ -29,11 +31,12 @@ export const similarityRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine:
     },
   }, async (request) => searchById(ctx(request), request.params.user_handle, request.params.project_handle, request.params.text_id, request.query))
 
+  // Embedding a query text writes nothing but the request log: the route stays read-only.
   app.post('/v1/similars/:user_handle/:project_handle', {
     config: { auth: 'optional', readOnly: true },
     schema: {
       operationId: 'similars.byVector',
-      summary: 'Records most similar to a vector (not stored), optionally filtered by metadata',
+      summary: 'Records most similar to a vector or a text (neither stored), optionally filtered by metadata',
       tags,
       params: s.SearchParams,
       querystring: s.SearchQuery,

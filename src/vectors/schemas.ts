@@ -22,9 +22,13 @@ export const SearchByIdParams = Type.Object({
   text_id: Type.String({ minLength: 1, maxLength: 1000 }),
 })
 
+/** `vector` or `text`, exactly one of them (checked in `search.ts`, where the message can say so). */
 export const SearchByVector = Type.Object(
   {
-    vector: Type.Array(Type.Number(), { minItems: 1, maxItems: 16000, description: 'The query vector, with the project\'s dimensions; not stored' }),
+    vector: Type.Optional(Type.Array(Type.Number(), { minItems: 1, maxItems: 16000, description: 'The query vector, with the project\'s dimensions; not stored. Send this or text' })),
+    text: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 10_000_000, description: 'A query text, embedded through the project\'s instance (a gateway call accounted to the caller); not stored. Send this or vector' }),
+    ),
     filter: Type.Optional(
       Type.Object({}, {
         additionalProperties: true,

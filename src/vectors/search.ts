@@ -2,6 +2,7 @@ import type { Static } from 'typebox'
 import type { Executor } from '../db/database.js'
 import { AppError, errors } from '../http/errors.js'
 import type { Caller } from '../identity/caller.js'
+import { checkComputedVector, type Embedder } from '../embeddings/computed.js'
 import { findEmbedding } from '../embeddings/queries.js'
 import { textIdCandidates } from '../embeddings/text-id.js'
 import type { ProjectLookup } from '../projects/lookup.js'
@@ -18,6 +19,8 @@ export interface SearchContext {
   caller: Caller
   engine: VectorEngine
   lookup: ProjectLookup
+  /** Computes the query vector of a search by text. */
+  embed: Embedder
 }
 
 type Query = Static<typeof SearchQuery>
@@ -58,18 +61,70 @@ export async function searchById(ctx: SearchContext, ownerHandle: string, handle
   return respond(project, await ctx.engine.search(request))
 }
 
-/** Neighbours of a vector that is not stored, optionally filtered by metadata. */
-export async function searchByVector(ctx: SearchContext, ownerHandle: string, handle: string, body: { vector: number[]; filter?: unknown }, query: Query) {
+/**
+ * Embedding a query spends the provider key of the project's instance. Those who may write the
+ * project may (they embed its records too); a reader, or anyone reading a public project, only
+ * when the instance is theirs or shared with them: otherwise opening a project to readers
+ * would open its owner's provider account to them.
+ */
+async function assertMayEmbedWith(ctx: SearchContext, role: string, instanceId: number, instanceName: string) {
+  if (role === 'owner' || role === 'admin' || role === 'editor') return
+  const userId = ctx.caller.kind === 'user' ? ctx.caller.userId : null
+  const usable = userId !== null && (await ctx.db
+    .selectFrom('llm_instances as i')
+    .select('i.id')
+    .where('i.id', '=', instanceId)
+    .where((eb) => eb.or([
+      eb('i.owner_id', '=', userId),
+      eb.exists(eb.selectFrom('llm_instance_shares as s').select('s.user_id').whereRef('s.instance_id', '=', 'i.id').where('s.user_id', '=', userId)),
+    ]))
+    .executeTakeFirst()) !== undefined
+  if (!usable) {
+    if (ctx.caller.kind === 'anonymous') {
+      throw new AppError('unauthorized', 'computing a vector from text calls the project\'s model, which is accounted to a user: send a user API key, or send the vector', {
+        headers: { 'www-authenticate': 'Bearer' },
+      })
+    }
+    throw errors.forbidden(`searching by text computes the vector with instance ${instanceName}, which you may not use; send the vector, or ask its owner to share the instance`)
+  }
+}
+
+/** A search by vector takes the vector or a text to compute it from: one of them, never both. */
+function oneQuery(body: { vector?: number[] | undefined; text?: string | undefined }) {
+  if (body.vector !== undefined && body.text !== undefined) {
+    throw new AppError('validation_failed', 'send either vector or text, not both', { errors: [{ location: 'body.text', message: 'must be absent when vector is sent' }] })
+  }
+  if (body.vector === undefined && body.text === undefined) {
+    throw new AppError('validation_failed', 'send either vector or text', { errors: [{ location: 'body', message: 'expected required property vector or text to be present' }] })
+  }
+}
+
+/**
+ * Neighbours of a vector that is not stored, optionally filtered by metadata. Given text, the
+ * vector is what the project's instance computes from it; the search is then the same.
+ */
+export async function searchByVector(
+  ctx: SearchContext, ownerHandle: string, handle: string, body: { vector?: number[] | undefined; text?: string | undefined; filter?: unknown }, query: Query,
+) {
+  oneQuery(body)
   exclusionOf(query)
   const { conditions, issues } = parseFilter(body.filter)
   if (issues.length > 0) throw errors.validation(issues)
-  const { project } = await getVisibleProject(ctx, ownerHandle, handle)
-  if (project.dimensions === null) throw new AppError('invalid_search', 'project does not have an associated LLM service instance')
-  if (body.vector.length !== project.dimensions) {
-    throw new AppError('invalid_search', `vector dimension mismatch: expected ${project.dimensions} dimensions, got ${body.vector.length}`)
+  const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
+  if (project.dimensions === null || project.instance_id === null) throw new AppError('invalid_search', 'project does not have an associated LLM service instance')
+  let vector: number[]
+  if (body.text !== undefined) {
+    await assertMayEmbedWith(ctx, role, project.instance_id, `${project.instance_owner}/${project.instance_handle}`)
+    const [computed] = await ctx.embed(project.instance_id, [body.text])
+    vector = checkComputedVector(computed, `${project.instance_owner}/${project.instance_handle}`, project.dimensions, 'the query text')
+  } else {
+    vector = body.vector as number[]
+    if (vector.length !== project.dimensions) {
+      throw new AppError('invalid_search', `vector dimension mismatch: expected ${project.dimensions} dimensions, got ${vector.length}`)
+    }
+    const bad = firstNonFinite(vector)
+    if (bad >= 0) throw errors.validation([{ location: `body.vector[${bad}]`, message: 'must be a finite 32-bit float' }])
   }
-  const bad = firstNonFinite(body.vector)
-  if (bad >= 0) throw errors.validation([{ location: `body.vector[${bad}]`, message: 'must be a finite 32-bit float' }])
-  const request = { ...baseRequest({ ...project, dimensions: project.dimensions }, query), vector: body.vector, filter: conditions }
+  const request = { ...baseRequest({ ...project, dimensions: project.dimensions }, query), vector, filter: conditions }
   return respond(project, await ctx.engine.search(request))
 }
