@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { LRUCache } from 'lru-cache'
+import { RefreshAheadCache } from '../cache/refresh-ahead.js'
 import type { Executor } from '../db/database.js'
 import type { Prices } from '../db/tables.js'
 import { normalizeHandle } from '../identity/handles.js'
@@ -63,19 +63,23 @@ interface TargetRow {
 
 /**
  * Turns the `model` of a call into instances, keys decrypted. A resolution is remembered for
- * a few seconds per caller and name, so the database is not on the path of every call; any
+ * a few seconds per caller and name (and reloaded in the background while it is in use), so
+ * the database is not on the path of calls; any
  * write through this process's API clears it, and other processes see a change within
  * `ttlMs` (docs/gateway.md#models-and-routes).
  */
 export class TargetResolver {
-  private readonly cache: LRUCache<string, Resolution | false>
+  private readonly cache: RefreshAheadCache<string, Resolution | null>
 
   constructor(
     private readonly db: Executor,
     private readonly keyring: Keyring,
     ttlMs = 5_000,
   ) {
-    this.cache = new LRUCache({ max: 10_000, ttl: ttlMs })
+    this.cache = new RefreshAheadCache((key) => {
+      const [userId, handle, isAdmin, model] = JSON.parse(key) as [number, string, boolean, string]
+      return this.lookup({ userId, handle, isAdmin }, model)
+    }, { ttlMs, max: 10_000 })
   }
 
   clear() {
@@ -84,12 +88,7 @@ export class TargetResolver {
 
   /** The resolution, or null when the caller may use nothing of that name. */
   async resolve(caller: CallerScope, model: string): Promise<Resolution | null> {
-    const key = `${caller.userId}\u0000${caller.isAdmin ? 1 : 0}\u0000${model}`
-    const cached = this.cache.get(key)
-    if (cached !== undefined) return cached || null
-    const resolution = await this.lookup(caller, model)
-    this.cache.set(key, resolution ?? false)
-    return resolution
+    return this.cache.get(JSON.stringify([caller.userId, caller.handle, caller.isAdmin, model]))
   }
 
   private async lookup(caller: CallerScope, model: string): Promise<Resolution | null> {

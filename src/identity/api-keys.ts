@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { LRUCache } from 'lru-cache'
+import { RefreshAheadCache } from '../cache/refresh-ahead.js'
 import type { Logger } from 'pino'
 import type { Executor } from '../db/database.js'
 import { findActiveKeyByHash, recordKeyUses } from './queries.js'
@@ -36,7 +36,9 @@ export interface VerifiedKey {
 
 /**
  * Finds the user behind a key. A hit is cached for one second, so that a burst of requests
- * costs one query while a revoked key stops working within a second on every replica.
+ * costs one query while a revoked key stops working within a second on every replica; under
+ * steady traffic the entry is reloaded in the background after half a second, so no request
+ * waits for the database (src/cache/refresh-ahead.ts).
  * The lookup itself is by the key's hash: what an attacker controls is the key, not the
  * hash, so timing of the index lookup reveals nothing useful.
  *
@@ -44,7 +46,11 @@ export interface VerifiedKey {
  * in one statement every few seconds (and on shutdown), off the request path.
  */
 export class ApiKeyVerifier {
-  private readonly cache = new LRUCache<string, VerifiedKey>({ max: 10_000, ttl: 1_000 })
+  /**
+   * Keyed by the hash in base64. Unknown keys are not remembered: random guesses must not push
+   * real keys out of the cache.
+   */
+  private readonly cache: RefreshAheadCache<string, VerifiedKey | null>
   private readonly usedSince = new Map<string, Date>()
   private readonly timer: NodeJS.Timeout
 
@@ -53,6 +59,7 @@ export class ApiKeyVerifier {
     private readonly logger: Logger,
     flushIntervalMs = 5_000,
   ) {
+    this.cache = new RefreshAheadCache((hash) => findActiveKeyByHash(this.db, Buffer.from(hash, 'base64')).then((row) => row ?? null), { ttlMs: 1_000, max: 10_000, keep: (row) => row !== null })
     this.timer = setInterval(() => void this.flushUsage().catch((error) => this.logger.warn({ err: error }, 'could not record key usage')), flushIntervalMs)
     this.timer.unref()
   }
@@ -60,14 +67,8 @@ export class ApiKeyVerifier {
   async verify(presented: string): Promise<VerifiedKey | null> {
     if (!presented.startsWith(API_KEY_PREFIX) || presented.length > 200) return null
     const hash = hashApiKey(presented)
-    const cacheKey = hash.toString('base64')
-    let verified = this.cache.get(cacheKey) ?? null
-    if (!verified) {
-      const row = await findActiveKeyByHash(this.db, hash)
-      if (!row) return null
-      verified = row
-      this.cache.set(cacheKey, verified)
-    }
+    const verified = await this.cache.get(hash.toString('base64'))
+    if (!verified) return null
     if (verified.expiresAt && verified.expiresAt.getTime() <= Date.now()) return null
     this.usedSince.set(verified.keyId, new Date())
     return verified

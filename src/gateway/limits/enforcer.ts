@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { LRUCache } from 'lru-cache'
+import { RefreshAheadCache } from '../../cache/refresh-ahead.js'
 import type { Logger } from 'pino'
 import type { Executor } from '../../db/database.js'
 import { AppError } from '../../http/errors.js'
@@ -60,7 +60,7 @@ const DAY_MS = 86_400_000
  * a limit is set: subjects without limits are not counted at all.
  */
 export class LimitEnforcer {
-  private readonly cache: LRUCache<string, Promise<ScopeLimits[]>>
+  private readonly cache: RefreshAheadCache<string, ScopeLimits[]>
   private readonly pending = new Set<Promise<void>>()
   private readonly slotLifetimeMs: number
   private readonly sweeper: NodeJS.Timeout | undefined
@@ -72,7 +72,10 @@ export class LimitEnforcer {
     options: LimitEnforcerOptions = {},
   ) {
     this.slotLifetimeMs = options.totalTimeoutMs ?? 600_000
-    this.cache = new LRUCache({ max: 10_000, ttl: options.cacheTtlMs ?? 5_000 })
+    this.cache = new RefreshAheadCache((key) => {
+      const [userId, keyId] = key.split('\u0000')
+      return this.load({ userId: Number(userId), keyId: keyId ? keyId : null })
+    }, { max: 10_000, ttlMs: options.cacheTtlMs ?? 5_000 })
     const sweepIntervalMs = options.sweepIntervalMs ?? 60_000
     if (sweepIntervalMs > 0) {
       this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs)
@@ -150,18 +153,8 @@ export class LimitEnforcer {
     void work.finally(() => this.pending.delete(work))
   }
 
-  private limitsOf(subject: LimitSubject): Promise<ScopeLimits[]> {
-    const key = `${subject.userId}\u0000${subject.keyId ?? ''}`
-    let limits = this.cache.get(key)
-    if (!limits) {
-      limits = this.load(subject)
-      this.cache.set(key, limits)
-      // A failed load must not be remembered: the next call tries again.
-      limits.catch(() => {
-        if (this.cache.get(key) === limits) this.cache.delete(key)
-      })
-    }
-    return limits
+  private async limitsOf(subject: LimitSubject): Promise<ScopeLimits[]> {
+    return this.cache.get(`${subject.userId}\u0000${subject.keyId ?? ''}`)
   }
 
   /** The user scope first, then the key: one order of locks for every admission of a subject. */
