@@ -74,7 +74,7 @@ export async function handleChat(deps: GatewayDeps, request: FastifyRequest, rep
           record.instanceId = resolved.targets[0]?.instanceId ?? null
           record.usage = cached.usage ?? null
           reply.header('x-llmbase-cache', 'hit')
-          if (stream) await sendStream(reply, ingress.streamEncoder(body), record, replayAsChunks(cached), null)
+          if (stream) await sendStream(reply, ingress.streamEncoder(body), record, oneBatch(replayAsChunks(cached)), null)
           else reply.send(ingress.completionBody({ ...cached, id: cached.id }, body))
           return
         }
@@ -226,7 +226,7 @@ async function streamChat(
   const stream = open
   const collected: ChatChunk[] | null = cacheKey ? [] : null
   const upstreamChunks = readRest(stream, signal)
-  const failure = await sendStream(reply, ingress.streamEncoder(body), record, prepend(stream.first, upstreamChunks), collected)
+  const failure = await sendStream(reply, ingress.streamEncoder(body), record, prepend([stream.first], upstreamChunks), collected)
   // The attempt row was written at the first chunk; complete it with what the stream used.
   const attemptRow = record.responses[record.responses.length - 1]
   const usage = stream.translator.usage
@@ -258,22 +258,36 @@ export class StreamFailed extends Error {
   }
 }
 
-async function* prepend(first: ChatChunk[], rest: AsyncGenerator<ChatChunk>): AsyncGenerator<ChatChunk> {
+async function* prepend<T>(first: T[], rest: AsyncGenerator<T>): AsyncGenerator<T> {
   yield* first
   yield* rest
 }
 
-/** The rest of the provider's stream, translated; throws when it is cut or fails. */
-async function* readRest(stream: OpenStream, signal: AbortSignal): AsyncGenerator<ChatChunk> {
+/** A stream already in memory (a cached answer) as one batch. */
+async function* oneBatch(chunks: ChatChunk[]): AsyncGenerator<ChatChunk[]> {
+  yield chunks
+}
+
+/**
+ * The rest of the provider's stream, translated, one batch per read from the provider (most
+ * reads hold one event). Batches rather than single chunks: every step of an async generator
+ * costs promise ticks, and at hundreds of concurrent streams those ticks are the bulk of the
+ * gateway's work. Throws when the stream is cut or fails.
+ */
+async function* readRest(stream: OpenStream, signal: AbortSignal): AsyncGenerator<ChatChunk[]> {
   const { translator, parser, decoder, target } = stream
   try {
     for (;;) {
       const next = await stream.rest.next()
       if (next.done) break
-      for (const event of parser.push(decoder.decode(next.value, { stream: true }))) yield* translator.push(event)
+      const batch: ChatChunk[] = []
+      for (const event of parser.push(decoder.decode(next.value, { stream: true }))) batch.push(...translator.push(event))
+      if (batch.length > 0) yield batch
     }
-    for (const event of parser.end()) yield* translator.push(event)
-    yield* translator.end()
+    const last: ChatChunk[] = []
+    for (const event of parser.end()) last.push(...translator.push(event))
+    last.push(...translator.end())
+    if (last.length > 0) yield last
   } catch (error) {
     if (signal.aborted) throw new AppError('upstream_error', 'the call was cancelled')
     if (error instanceof AppError) throw error
@@ -295,7 +309,7 @@ async function* readRest(stream: OpenStream, signal: AbortSignal): AsyncGenerato
  * client asked. Returns the failure that ended the stream early, if any.
  */
 async function sendStream(
-  reply: FastifyReply, encoder: StreamEncoder, record: CallRecord, chunks: AsyncIterable<ChatChunk>,
+  reply: FastifyReply, encoder: StreamEncoder, record: CallRecord, batches: AsyncIterable<ChatChunk[]>,
   collected: ChatChunk[] | null,
 ): Promise<AppError | null> {
   const raw = reply.raw
@@ -307,31 +321,36 @@ async function sendStream(
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   })
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        raw.off('drain', done)
+        raw.off('close', done)
+        resolve()
+      }
+      raw.on('drain', done)
+      raw.on('close', done)
+    })
   const write = async (text: string) => {
-    if (text.length === 0 || raw.destroyed) return
-    if (!raw.write(text)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          raw.off('drain', done)
-          raw.off('close', done)
-          resolve()
-        }
-        raw.on('drain', done)
-        raw.on('close', done)
-      })
-    }
+    if (text.length > 0 && !raw.destroyed && !raw.write(text)) await drained()
   }
   let failure: AppError | null = null
   let usage: Usage | null = record.usage
   try {
-    for await (const chunk of chunks) {
+    for await (const batch of batches) {
       if (raw.destroyed) break
-      if (chunk.usage) usage = chunk.usage
-      if (collected) collected.push(chunk)
-      const { usage: _dropped, ...rest } = chunk
-      if (rest.choices.length === 0) continue
+      let text = ''
+      for (const chunk of batch) {
+        if (chunk.usage) usage = chunk.usage
+        if (collected) collected.push(chunk)
+        if (chunk.choices.length === 0) continue
+        const { usage: _dropped, ...rest } = chunk
+        text += encoder.chunk(rest as ChatChunk)
+      }
+      if (text.length === 0) continue
       if (record.ttftMs === null) record.ttftMs = record.elapsed()
-      await write(encoder.chunk(rest as ChatChunk))
+      // Awaited only when the socket's buffer is full: that is the backpressure.
+      if (!raw.write(text)) await drained()
     }
   } catch (error) {
     failure = error instanceof AppError ? error : new AppError('upstream_error', 'the stream broke off', { cause: error })

@@ -44,22 +44,24 @@ export function assembleCompletion(chunks: ChatChunk[], usage: Usage | null): Ch
 }
 
 /** A cached completion as a stream: the role, the text, each tool call, then the finish. */
-export async function* replayAsChunks(completion: ChatCompletion): AsyncGenerator<ChatChunk> {
+export function replayAsChunks(completion: ChatCompletion): ChatChunk[] {
+  const chunks: ChatChunk[] = []
   const base = { id: completion.id, object: 'chat.completion.chunk' as const, created: completion.created, model: completion.model }
   for (const choice of completion.choices) {
-    yield { ...base, choices: [{ index: choice.index, delta: { role: 'assistant', content: '' }, finish_reason: null }] }
+    chunks.push({ ...base, choices: [{ index: choice.index, delta: { role: 'assistant', content: '' }, finish_reason: null }] })
     if (choice.message.content) {
-      yield { ...base, choices: [{ index: choice.index, delta: { content: choice.message.content }, finish_reason: null }] }
+      chunks.push({ ...base, choices: [{ index: choice.index, delta: { content: choice.message.content }, finish_reason: null }] })
     }
     const calls = choice.message.tool_calls ?? []
     for (let i = 0; i < calls.length; i += 1) {
       const call = calls[i] as ToolCall
-      yield {
+      chunks.push({
         ...base,
         choices: [{ index: choice.index, delta: { tool_calls: [{ index: i, id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } }] }, finish_reason: null }],
-      }
+      })
     }
-    yield { ...base, choices: [{ index: choice.index, delta: {}, finish_reason: choice.finish_reason }] }
+    chunks.push({ ...base, choices: [{ index: choice.index, delta: {}, finish_reason: choice.finish_reason }] })
   }
-  if (completion.usage) yield { ...base, choices: [], usage: completion.usage }
+  if (completion.usage) chunks.push({ ...base, choices: [], usage: completion.usage })
+  return chunks
 }
