@@ -70,7 +70,8 @@ export class CallRecord {
   }
 
   attempt(target: Target, outcome: AttemptOutcome, attemptStarted: Date) {
-    const cost = outcome.usage ? costOf(outcome.usage, effectivePrices(target.model, target.prices)) : null
+    if (outcome.ok) this.answered(target, outcome.usage)
+    const cost = outcome.ok ? this.cost : outcome.usage ? costOf(outcome.usage, effectivePrices(target.model, target.prices)) : null
     this.responses.push({
       attempt: this.responses.length + 1,
       instance_id: target.instanceId,
@@ -87,7 +88,6 @@ export class CallRecord {
       cost_usd: cost,
       created_at: attemptStarted,
     })
-    if (outcome.ok) this.answered(target, outcome.usage)
   }
 
   /** Records the usage of the attempt that answered. */
@@ -127,7 +127,7 @@ export async function resolveModel(deps: GatewayDeps, request: FastifyRequest, m
 }
 
 /** Reads a provider's error answer into the error the client will get. */
-export async function providerFailure(status: number, headers: Record<string, string | string[] | undefined>, bodyText: string, target: Target): Promise<AppError> {
+export function providerFailure(status: number, headers: Record<string, string | string[] | undefined>, bodyText: string, target: Target): AppError {
   let parsed: unknown = null
   try {
     parsed = JSON.parse(bodyText)

@@ -149,12 +149,12 @@ async function completeChat(
   reply.send(ingress.completionBody({ ...completion, model: body.model }, body))
 }
 
-async function failedStatus(status: number, headers: Record<string, string | string[] | undefined>, text: string, target: Target, latencyMs: number): Promise<AttemptOutcome> {
+function failedStatus(status: number, headers: Record<string, string | string[] | undefined>, text: string, target: Target, latencyMs: number): AttemptOutcome {
   return {
     ok: false,
     status,
     retryable: isRetryableStatus(status),
-    error: await providerFailure(status, headers, text, target),
+    error: providerFailure(status, headers, text, target),
     retryAfterMs: retryAfterMs(headers),
     latencyMs,
     ttftMs: null,

@@ -90,7 +90,7 @@ export async function embeddingAttempt(
   } catch (error) {
     const base = { ok: false as const, latencyMs: elapsed(), ttftMs: null, usage: null }
     if (error instanceof AttemptFailure) {
-      return { ...base, status: error.status, retryable: isRetryableStatus(error.status), retryAfterMs: retryAfterMs(error.headers), error: await providerFailure(error.status, error.headers, error.body, target) }
+      return { ...base, status: error.status, retryable: isRetryableStatus(error.status), retryAfterMs: retryAfterMs(error.headers), error: providerFailure(error.status, error.headers, error.body, target) }
     }
     if (error instanceof AppError) return { ...base, status: null, retryable: false, error }
     if (error instanceof ProviderResponseError || error instanceof SyntaxError) {

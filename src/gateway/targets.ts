@@ -4,6 +4,7 @@ import type { Executor } from '../db/database.js'
 import type { Prices } from '../db/tables.js'
 import { normalizeHandle } from '../identity/handles.js'
 import { readApiKey } from '../registry/instances.js'
+import { usableBy } from '../registry/queries/instances.js'
 import type { Keyring } from '../secrets/keyring.js'
 
 /** One instance a call may go to, with everything the gateway needs to call it. */
@@ -136,12 +137,7 @@ export class TargetResolver {
         'd.prices as definition_prices',
       ])
     if (!user.isAdmin) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('i.owner_id', '=', user.userId),
-          eb.exists(eb.selectFrom('llm_instance_shares as s').select(sql`1`.as('one')).whereRef('s.instance_id', '=', 'i.id').where('s.user_id', '=', user.userId)),
-        ]),
-      )
+      query = query.where(usableBy(user.userId))
     }
     if ('routeId' in by) {
       return query
@@ -186,12 +182,7 @@ export async function listUsableModels(db: Executor, caller: CallerScope) {
     .selectFrom('llm_instances as i')
     .innerJoin('users as u', 'u.id', 'i.owner_id')
     .select(['u.handle as owner', 'i.handle', 'i.kind', 'i.model', 'i.created_at'])
-    .where((eb) =>
-      eb.or([
-        eb('i.owner_id', '=', caller.userId),
-        eb.exists(eb.selectFrom('llm_instance_shares as s').select(sql`1`.as('one')).whereRef('s.instance_id', '=', 'i.id').where('s.user_id', '=', caller.userId)),
-      ]),
-    )
+    .where(usableBy(caller.userId))
     .orderBy(sql`u.handle collate "C"`)
     .orderBy(sql`i.handle collate "C"`)
     .execute()

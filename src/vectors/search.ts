@@ -4,6 +4,7 @@ import { AppError, errors } from '../http/errors.js'
 import type { Caller } from '../identity/caller.js'
 import { checkComputedVector, type Embedder } from '../embeddings/computed.js'
 import { findEmbedding } from '../embeddings/queries.js'
+import { usableBy } from '../registry/queries/instances.js'
 import { textIdCandidates } from '../embeddings/text-id.js'
 import type { ProjectLookup } from '../projects/lookup.js'
 import type { ProjectView } from '../projects/queries.js'
@@ -70,15 +71,8 @@ export async function searchById(ctx: SearchContext, ownerHandle: string, handle
 async function assertMayEmbedWith(ctx: SearchContext, role: string, instanceId: number, instanceName: string) {
   if (role === 'owner' || role === 'admin' || role === 'editor') return
   const userId = ctx.caller.kind === 'user' ? ctx.caller.userId : null
-  const usable = userId !== null && (await ctx.db
-    .selectFrom('llm_instances as i')
-    .select('i.id')
-    .where('i.id', '=', instanceId)
-    .where((eb) => eb.or([
-      eb('i.owner_id', '=', userId),
-      eb.exists(eb.selectFrom('llm_instance_shares as s').select('s.user_id').whereRef('s.instance_id', '=', 'i.id').where('s.user_id', '=', userId)),
-    ]))
-    .executeTakeFirst()) !== undefined
+  const usable = userId !== null &&
+    (await ctx.db.selectFrom('llm_instances as i').select('i.id').where('i.id', '=', instanceId).where(usableBy(userId)).executeTakeFirst()) !== undefined
   if (!usable) {
     if (ctx.caller.kind === 'anonymous') {
       throw new AppError('unauthorized', 'computing a vector from text calls the project\'s model, which is accounted to a user: send a user API key, or send the vector', {

@@ -1,6 +1,7 @@
 import type { Insertable } from 'kysely'
 import type { Logger } from 'pino'
 import type { Executor } from '../../db/database.js'
+import { isConnectionError } from '../../db/errors.js'
 import type { LlmRequestsTable, LlmResponsesTable } from '../../db/tables.js'
 
 export type RequestRow = Insertable<LlmRequestsTable>
@@ -113,7 +114,7 @@ export class RequestLogWriter {
         })
         this.pending.splice(this.pending.indexOf(entry), 1)
       } catch (error) {
-        if (isConnectionProblem(error)) return
+        if (isConnectionError(error)) return
         this.logger.warn({ err: error }, 'a gateway request log row was refused by the database and dropped')
         this.pending.splice(this.pending.indexOf(entry), 1)
       }
@@ -125,9 +126,4 @@ export class RequestLogWriter {
     if (this.pruneTimer) clearInterval(this.pruneTimer)
     await this.flush()
   }
-}
-
-const isConnectionProblem = (error: unknown) => {
-  const code = (error as { code?: string }).code ?? ''
-  return /^(ECONN|ETIMEDOUT|EPIPE|57P|08)/.test(code) || /timeout|terminated|Connection/.test((error as Error).message ?? '')
 }

@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { type SqlBool, sql } from 'kysely'
 import type { Executor } from '../../db/database.js'
 import { prepared } from '../../db/prepared.js'
 import type { InstanceRow, ModelFields, Prices, ShareRole } from '../../db/tables.js'
@@ -111,3 +111,10 @@ export const listSealedKeys = (db: Executor) =>
     .where((eb) => eb.or([eb('i.api_key_ciphertext', 'is not', null), eb('i.api_key_plaintext', 'is not', null)]))
     .orderBy('i.id')
     .execute()
+
+/**
+ * The condition "user `userId` may use instance `i`": they own it, or it is shared with them
+ * (as reader or editor). For queries that select from `llm_instances as i`.
+ */
+export const usableBy = (userId: number) =>
+  sql<SqlBool>`(i.owner_id = ${userId} or exists (select 1 from llm_instance_shares s where s.instance_id = i.id and s.user_id = ${userId}))`
