@@ -16,6 +16,9 @@ import { ApiKeyVerifier } from './identity/api-keys.js'
 import { identityRoutes } from './identity/routes.js'
 import { adminRoutes } from './admin/routes.js'
 import { embeddingRoutes } from './embeddings/routes.js'
+import { jobRoutes } from './jobs/routes.js'
+import { startJobSystem } from './jobs/runtime.js'
+import { webhookRoutes } from './webhooks/routes.js'
 import { createGateway } from './gateway/gateway.js'
 import { gatewayRoutes } from './gateway/http.js'
 import { gatewayManagementRoutes } from './gateway/plugin.js'
@@ -39,6 +42,8 @@ export interface AppOptions {
   logger: Logger
   /** How often key usage is written to the database (tests shorten it). */
   keyUsageFlushMs?: number
+  /** Run job workers in this process (`llmbase serve --no-workers` turns them off). */
+  runWorkers?: boolean
 }
 
 /** A request id from the client is kept when it is short and plain, so it can be traced end to end. */
@@ -122,6 +127,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const lookup = new ProjectLookup(database.db)
   const gateway = createGateway({ config, db: database.db, keyring: options.keyring, logger })
   app.addHook('onClose', async () => gateway.close())
+  const jobs = await startJobSystem({ config, database, keyring: options.keyring, gateway, engine: options.engine, logger, runWorkers: options.runWorkers ?? true })
+  // Before the server closes: running jobs finish (or are given back) while the gateway and
+  // the database they use are still open.
+  app.addHook('preClose', async () => jobs.close())
   // Any request that may have written forgets the projects and model names the read paths remembered.
   app.addHook('onResponse', async (request) => {
     if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method) && !request.routeOptions.config.readOnly) {
@@ -134,6 +143,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable, lookup, gateway })
   await app.register(gatewayRoutes, { deps: gateway, db: database.db })
   await app.register(gatewayManagementRoutes, { db: database.db, limits: gateway.limits, health: gateway.health, log: gateway.log, keyring: options.keyring, egress: config.egress, onRoutingChange: () => gateway.resolver.clear() })
+  await app.register(jobRoutes, { db: database.db, queue: jobs.queue, egress: config.egress })
+  await app.register(webhookRoutes, { db: database.db, keyring: options.keyring, queue: jobs.queue, egress: config.egress })
   await app.register(adminRoutes, { database, engine, keys, allowReset: config.allowReset })
   if (engine) app.addHook('onClose', async () => engine.close())
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger())

@@ -10,7 +10,7 @@ import { checkSecrets, importPlaintextSecrets, rotateSecrets } from './secrets/m
 import { migrateDown, migrateUp, migrationStatus } from './db/migrate.js'
 import { createLogger, flushLog } from './logger.js'
 import { createUserFromCli } from './identity/cli.js'
-import { openMigratedDatabase, startServer } from './server.js'
+import { openMigratedDatabase, startServer, startWorkerProcess } from './server.js'
 
 /**
  * `llmbase` command line. Every command reads the same configuration (flags, environment,
@@ -34,11 +34,12 @@ databaseOptions(
     .command('serve')
     .description('Run the HTTP server (what `npm start` runs). Migrates the database first.')
     .option('--host <host>', 'address to listen on (env HOST, default 127.0.0.1)')
-    .option('--port <port>', 'port to listen on (env PORT, default 8880)'),
-).action(async (flags: ConfigFlags) => {
+    .option('--port <port>', 'port to listen on (env PORT, default 8880)')
+    .option('--no-workers', 'run no job workers in this process (run `llmbase worker` processes instead)'),
+).action(async (flags: ConfigFlags & { workers: boolean }) => {
   const config = loadConfig({ flags })
   const logger = createLogger({ level: config.logLevel })
-  const server = await startServer(config, logger)
+  const server = await startServer(config, logger, { runWorkers: flags.workers })
   if (server.secrets.generated.length > 0) process.stdout.write(describeGeneratedSecrets(server.secrets.generated))
   let stopping = false
   const stop = (signal: string) => {
@@ -62,6 +63,41 @@ databaseOptions(
   process.on('SIGINT', () => stop('SIGINT'))
   server.database.events.on('failure', () => {
     logger.fatal('the database is gone; exiting so that a supervisor can restart llmbase')
+    flushLog(logger)
+    process.exit(1)
+  })
+})
+
+databaseOptions(
+  program
+    .command('worker')
+    .description('Run job workers (jobs and webhook deliveries) without an HTTP server, against the same database as the servers.')
+    .option('--concurrency <n>', 'jobs run at once (env LLMBASE_WORKER_CONCURRENCY, default 4)', parsePositiveInteger),
+).action(async (flags: ConfigFlags & { concurrency?: number }) => {
+  const config = loadConfig({ flags })
+  const logger = createLogger({ level: config.logLevel })
+  const worker = await startWorkerProcess(config, logger, { concurrency: flags.concurrency })
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'shutting down: finishing running jobs')
+    worker.close().then(
+      () => {
+        flushLog(logger)
+        process.exit(0)
+      },
+      (error) => {
+        logger.error({ err: error }, 'shutdown failed')
+        flushLog(logger)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  worker.database.events.on('failure', () => {
+    logger.fatal('the database is gone; exiting so that a supervisor can restart the worker')
     flushLog(logger)
     process.exit(1)
   })

@@ -28,6 +28,7 @@ export interface Config {
   /** Private destinations that endpoints given by users may point to (LLMBASE_PRIVATE_HOSTS). */
   egress: EgressPolicy
   gateway: GatewaySettings
+  jobs: JobSettings
   logLevel: LogLevel
   /** Origins allowed by CORS; empty turns CORS off, `['*']` allows any origin. */
   corsOrigins: string[]
@@ -123,6 +124,29 @@ export interface GatewaySettings {
   logRetentionDays: number
 }
 
+/** The job queue, its workers and webhook deliveries (docs/configuration.md#jobs-and-webhooks). */
+export interface JobSettings {
+  /** Jobs one process runs at once; 0 runs no workers in `llmbase serve` (as `--no-workers`). */
+  concurrency: number
+  /** How long a claimed job stays the worker's without a renewal; renewed every third of it. */
+  leaseMs: number
+  /** Longest sleep of an idle worker between looks at the queue when no wake-up arrives. */
+  pollMs: number
+  /** Attempts of a job unless its request names another number. */
+  maxAttempts: number
+  /** First retry delay; doubled per attempt, with jitter, up to `backoffMaxMs`. */
+  backoffBaseMs: number
+  backoffMaxMs: number
+  /** How long a graceful stop waits for running jobs before releasing them to other workers. */
+  shutdownTimeoutMs: number
+  /** Days finished jobs (succeeded, cancelled) are kept; 0 keeps them forever. */
+  retentionDays: number
+  /** Delays between webhook delivery attempts; the first attempt is immediate. */
+  webhookRetryScheduleMs: number[]
+  /** Time a receiver has to answer one delivery attempt. */
+  webhookTimeoutMs: number
+}
+
 export function loadConfig(
   options: { flags?: ConfigFlags; env?: Record<string, string | undefined>; cwd?: string } = {},
 ): Config {
@@ -184,6 +208,18 @@ export function loadConfig(
       logFlushMs: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_LOG_FLUSH_MS) ?? '1000', 'LLMBASE_GATEWAY_LOG_FLUSH_MS', 10, 60_000, problems),
       logRetentionDays: parseInteger(nonEmpty(env.LLMBASE_GATEWAY_LOG_RETENTION_DAYS) ?? '0', 'LLMBASE_GATEWAY_LOG_RETENTION_DAYS', 0, 100_000, problems),
     },
+    jobs: {
+      concurrency: parseInteger(nonEmpty(env.LLMBASE_WORKER_CONCURRENCY) ?? '4', 'LLMBASE_WORKER_CONCURRENCY', 0, 1000, problems),
+      leaseMs: parseInteger(nonEmpty(env.LLMBASE_JOBS_LEASE_MS) ?? '30000', 'LLMBASE_JOBS_LEASE_MS', 300, 3_600_000, problems),
+      pollMs: parseInteger(nonEmpty(env.LLMBASE_JOBS_POLL_MS) ?? '2000', 'LLMBASE_JOBS_POLL_MS', 10, 600_000, problems),
+      maxAttempts: parseInteger(nonEmpty(env.LLMBASE_JOBS_MAX_ATTEMPTS) ?? '5', 'LLMBASE_JOBS_MAX_ATTEMPTS', 1, 100, problems),
+      backoffBaseMs: parseInteger(nonEmpty(env.LLMBASE_JOBS_BACKOFF_BASE_MS) ?? '10000', 'LLMBASE_JOBS_BACKOFF_BASE_MS', 0, 86_400_000, problems),
+      backoffMaxMs: parseInteger(nonEmpty(env.LLMBASE_JOBS_BACKOFF_MAX_MS) ?? '3600000', 'LLMBASE_JOBS_BACKOFF_MAX_MS', 0, 7 * 86_400_000, problems),
+      shutdownTimeoutMs: parseInteger(nonEmpty(env.LLMBASE_JOBS_SHUTDOWN_TIMEOUT_MS) ?? '10000', 'LLMBASE_JOBS_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000, problems),
+      retentionDays: parseInteger(nonEmpty(env.LLMBASE_JOBS_RETENTION_DAYS) ?? '30', 'LLMBASE_JOBS_RETENTION_DAYS', 0, 100_000, problems),
+      webhookRetryScheduleMs: parseDurations(nonEmpty(env.LLMBASE_WEBHOOK_RETRY_SCHEDULE) ?? '5s,5m,30m,2h,5h,8h,8h', 'LLMBASE_WEBHOOK_RETRY_SCHEDULE', problems),
+      webhookTimeoutMs: parseInteger(nonEmpty(env.LLMBASE_WEBHOOK_TIMEOUT_MS) ?? '15000', 'LLMBASE_WEBHOOK_TIMEOUT_MS', 100, 120_000, problems),
+    },
     vectors: {
       engine: parseChoice(nonEmpty(env.LLMBASE_VECTOR_ENGINE) ?? 'auto', 'LLMBASE_VECTOR_ENGINE', VECTOR_ENGINES, problems),
       nativeBuildThreads: parseInteger(nonEmpty(env.LLMBASE_NATIVE_BUILD_THREADS) ?? '0', 'LLMBASE_NATIVE_BUILD_THREADS', 0, 256, problems),
@@ -232,6 +268,24 @@ function parseInteger(raw: string, name: string, min: number, max: number, probl
     return min
   }
   return value
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** A comma-separated list of durations such as `5s,5m,2h` (at most 20, each at most a day). */
+function parseDurations(raw: string, name: string, problems: string[]): number[] {
+  const durations: number[] = []
+  for (const item of splitList(raw)) {
+    const match = /^(\d+)(ms|s|m|h|d)$/.exec(item)
+    const ms = match ? Number(match[1]) * (DURATION_UNITS[match[2] ?? ''] ?? 0) : Number.NaN
+    if (!(ms >= 0 && ms <= 86_400_000)) {
+      problems.push(`${name} must list durations such as 5s,5m,2h, each at most 1d (got "${item}")`)
+      return []
+    }
+    durations.push(ms)
+  }
+  if (durations.length > 20) problems.push(`${name} may list at most 20 delays (got ${durations.length})`)
+  return durations
 }
 
 function parseBoolean(raw: string, name: string, problems: string[]): boolean {

@@ -8,6 +8,8 @@ import { resolveSecrets, type ResolvedSecrets } from './data-folder.js'
 import { createKeyring } from './secrets/keyring.js'
 import { pgvectorSessionSettings } from './vectors/pgvector/engine.js'
 import { chooseEngine } from './vectors/select.js'
+import { createGateway } from './gateway/gateway.js'
+import { startJobSystem } from './jobs/runtime.js'
 import { reportUnreadableSecrets } from './secrets/startup-check.js'
 
 export interface RunningServer {
@@ -39,8 +41,43 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
   return database
 }
 
+/**
+ * Everything `llmbase worker` runs: the job workers, with the gateway and vector engine their
+ * jobs use, and no HTTP server.
+ */
+export async function startWorkerProcess(config: Config, logger: Logger, options: { concurrency?: number } = {}) {
+  const secrets = resolveSecrets(config)
+  const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
+  const database = await openMigratedDatabase(config, logger)
+  try {
+    await reportUnreadableSecrets(database.db, keyring, logger)
+    const { engine } = await chooseEngine(config, database, logger)
+    await engine?.start()
+    const gateway = createGateway({ config, db: database.db, keyring, logger })
+    const concurrency = options.concurrency ?? (config.jobs.concurrency || 4)
+    const jobs = await startJobSystem({ config, database, keyring, gateway, engine, logger, runWorkers: true, concurrency })
+    let closing: Promise<void> | undefined
+    const close = () => {
+      closing ??= (async () => {
+        try {
+          await jobs.close()
+          await gateway.close()
+          await engine?.close()
+        } finally {
+          await database.close()
+        }
+      })()
+      return closing
+    }
+    return { database, jobs, close }
+  } catch (error) {
+    await database.close()
+    throw error
+  }
+}
+
 /** Everything `llmbase serve` does before it waits for signals; tests call it too. */
-export async function startServer(config: Config, logger: Logger, options: { keyUsageFlushMs?: number } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, options: { keyUsageFlushMs?: number; runWorkers?: boolean } = {}): Promise<RunningServer> {
   const secrets = resolveSecrets(config)
   const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
   const database = await openMigratedDatabase(config, logger)

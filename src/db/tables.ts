@@ -26,6 +26,10 @@ export interface Tables {
   gateway_limits: GatewayLimitsTable
   gateway_counters: GatewayCountersTable
   gateway_inflight: GatewayInflightTable
+  jobs: JobsTable
+  webhook_endpoints: WebhookEndpointsTable
+  webhook_deliveries: WebhookDeliveriesTable
+  webhook_attempts: WebhookAttemptsTable
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
@@ -295,4 +299,91 @@ export interface GatewayInflightTable {
   scope: string
   id: string
   expires_at: Date
+}
+
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'dead' | 'cancelled'
+
+/** One failed attempt of a job, kept in `jobs.errors`. */
+export interface JobError {
+  attempt: number
+  at: string
+  code: string
+  message: string
+}
+
+export interface JobsTable {
+  id: Generated<string>
+  owner_id: number
+  type: string
+  payload: ColumnType<unknown, string | undefined, string>
+  state: Generated<JobState>
+  priority: Generated<number>
+  run_at: Generated<Date>
+  attempts: Generated<number>
+  max_attempts: Generated<number>
+  idempotency_key: string | null
+  lease_token: string | null
+  locked_by: string | null
+  lease_until: Date | null
+  progress_done: number | null
+  progress_total: number | null
+  checkpoint: ColumnType<unknown, string | null | undefined, string | null>
+  result: ColumnType<unknown, string | null | undefined, string | null>
+  errors: ColumnType<JobError[], string | undefined, string>
+  debug: Generated<boolean>
+  debug_log: ColumnType<unknown, string | null | undefined, string | null>
+  webhook_url: string | null
+  replays: Generated<number>
+  created_at: Generated<Date>
+  updated_at: Generated<Date>
+  started_at: Date | null
+  finished_at: Date | null
+}
+export type JobRow = Selectable<JobsTable>
+
+export interface WebhookEndpointsTable {
+  id: Generated<string>
+  owner_id: number
+  url: string
+  description: string | null
+  events: ColumnType<string[], string[] | undefined, string[]>
+  secret_ciphertext: Buffer
+  secret_key_id: string
+  enabled: Generated<boolean>
+  disabled_at: Date | null
+  disabled_reason: string | null
+  failing_since: Date | null
+  created_at: Generated<Date>
+  updated_at: Generated<Date>
+}
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>
+
+export type DeliveryState = 'pending' | 'retrying' | 'succeeded' | 'permanently_failed'
+
+export interface WebhookDeliveriesTable {
+  id: Generated<string>
+  endpoint_id: string
+  owner_id: number
+  event: string
+  job_id: string | null
+  body: string
+  state: Generated<DeliveryState>
+  attempts: Generated<number>
+  last_status: number | null
+  last_error: string | null
+  created_at: Generated<Date>
+  updated_at: Generated<Date>
+  delivered_at: Date | null
+}
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>
+
+export interface WebhookAttemptsTable {
+  id: Generated<number>
+  delivery_id: string
+  attempt: number
+  started_at: Date
+  duration_ms: number
+  status: number | null
+  error: string | null
+  response_excerpt: string | null
 }
