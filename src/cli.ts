@@ -10,6 +10,7 @@ import { checkSecrets, importPlaintextSecrets, rotateSecrets } from './secrets/m
 import { migrateDown, migrateUp, migrationStatus } from './db/migrate.js'
 import { createLogger, flushLog } from './logger.js'
 import { createUserFromCli } from './identity/cli.js'
+import { registerJobCommands } from './jobs/cli.js'
 import { openMigratedDatabase, startServer, startWorkerProcess } from './server.js'
 
 /**
@@ -102,6 +103,8 @@ databaseOptions(
     process.exit(1)
   })
 })
+
+registerJobCommands(program)
 
 const migrate = program.command('migrate').description('Show or change the database schema version')
 
