@@ -143,7 +143,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable, lookup, gateway })
   await app.register(gatewayRoutes, { deps: gateway, db: database.db })
   await app.register(gatewayManagementRoutes, { db: database.db, limits: gateway.limits, health: gateway.health, log: gateway.log, keyring: options.keyring, egress: config.egress, onRoutingChange: () => gateway.resolver.clear() })
-  await app.register(jobRoutes, { db: database.db, queue: jobs.queue, egress: config.egress })
+  await app.register(jobRoutes, { db: database.db, queue: jobs.queue })
   await app.register(webhookRoutes, { db: database.db, keyring: options.keyring, queue: jobs.queue, egress: config.egress })
   await app.register(adminRoutes, { database, engine, keys, allowReset: config.allowReset })
   if (engine) app.addHook('onClose', async () => engine.close())

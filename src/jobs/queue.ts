@@ -1,6 +1,5 @@
 import { sql } from 'kysely'
 import type { Executor } from '../db/database.js'
-import { isPgError, SQLSTATE } from '../db/errors.js'
 import type { JobRow } from '../db/tables.js'
 import { type JobEvent, outboxCtes } from '../webhooks/outbox.js'
 import { backoffDelayMs } from './backoff.js'
@@ -43,6 +42,8 @@ export interface EnqueueRequest {
   idempotencyKey?: string | undefined
   debug?: boolean | undefined
   webhookUrl?: string | undefined
+  /** Items of work known at submission, shown as progress 0 of total until the job starts. */
+  progressTotal?: number | undefined
 }
 
 /** How an attempt ended, as the worker reports it. */
@@ -80,6 +81,8 @@ export class JobQueue {
       idempotency_key: request.idempotencyKey ?? null,
       debug: request.debug ?? false,
       webhook_url: request.webhookUrl ?? null,
+      progress_done: request.progressTotal === undefined ? null : 0,
+      progress_total: request.progressTotal ?? null,
       created_at: now,
       updated_at: now,
     }
@@ -324,9 +327,4 @@ export function toClaimed(row: JobRow): ClaimedJob {
     createdAt: row.created_at,
     leaseToken: row.lease_token ?? '',
   }
-}
-
-/** True for the unique violation of a concurrent enqueue with the same idempotency key. */
-export function isIdempotencyConflict(error: unknown): boolean {
-  return isPgError(error, SQLSTATE.uniqueViolation)
 }
