@@ -50,9 +50,18 @@ export interface ServerProcess {
  * Starts `llmbase serve` as its own process (in its own process group, so that a test can
  * kill the server and its database process together) and waits until it listens.
  */
-export async function spawnServer(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<ServerProcess> {
+export async function spawnServer(env: Record<string, string>, options: { timeoutMs?: number; args?: string[] } = {}): Promise<ServerProcess> {
+  return spawnCli(['serve', ...(options.args ?? [])], env, '"llmbase is listening"', options.timeoutMs)
+}
+
+/** Starts `llmbase worker` as its own process and waits until its workers run (`url` is empty). */
+export async function spawnWorker(env: Record<string, string>, options: { timeoutMs?: number; args?: string[] } = {}): Promise<ServerProcess> {
+  return spawnCli(['worker', ...(options.args ?? [])], env, '"job worker started"', options.timeoutMs)
+}
+
+async function spawnCli(args: string[], env: Record<string, string>, readyMessage: string, timeoutMs = 30_000): Promise<ServerProcess> {
   const started = performance.now()
-  const child = spawn(process.execPath, [...CLI, 'serve'], {
+  const child = spawn(process.execPath, [...CLI, ...args], {
     cwd: ROOT,
     env: baseEnv({ PORT: '0', ...env, LOG_LEVEL: 'info' }),
     detached: true,
@@ -63,17 +72,17 @@ export async function spawnServer(env: Record<string, string>, options: { timeou
   child.stderr?.on('data', (chunk) => (errors += chunk))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${output}\n${errors}`)), options.timeoutMs ?? 30_000)
+    const timer = setTimeout(() => reject(new Error(`llmbase ${args[0]} did not start in time:\n${output}\n${errors}`)), timeoutMs)
     createInterface({ input: child.stdout! }).on('line', (line) => {
       output += `${line}\n`
-      if (line.includes('"llmbase is listening"')) {
+      if (line.includes(readyMessage)) {
         clearTimeout(timer)
-        resolve(JSON.parse(line).url)
+        resolve(JSON.parse(line).url ?? '')
       }
     })
     void exited.then((code) => {
       clearTimeout(timer)
-      reject(new Error(`server exited with ${code} before listening:\n${output}\n${errors}`))
+      reject(new Error(`llmbase ${args[0]} exited with ${code} before it was ready:\n${output}\n${errors}`))
     })
   })
   return { child, url, output: () => output, exited, startupMs: performance.now() - started }
