@@ -161,13 +161,13 @@ databaseOptions(
   }, { migrate: true }),
 )
 
-const keys = program.command('keys').description('Check and rotate the encryption of stored provider keys')
+const keys = program.command('keys').description('Check and rotate the encryption of stored secrets (provider keys, webhook signing secrets)')
 
-databaseOptions(keys.command('check').description('Decrypt every stored provider key with the configured keys and report those that fail')).action(
+databaseOptions(keys.command('check').description('Decrypt every stored secret (provider keys, webhook signing secrets) with the configured keys and report those that fail')).action(
   async (flags: ConfigFlags) =>
     withDatabase(flags, async (database, { keyring }) => {
       const report = await checkSecrets(database.db, keyring)
-      console.log(`${report.readable} of ${report.total} stored provider keys decrypt with the configured key(s) (primary key id ${keyring.primary.id}).`)
+      console.log(`${report.readable} of ${report.total} stored provider keys and webhook secrets decrypt with the configured key(s) (primary key id ${keyring.primary.id}).`)
       for (const p of report.problems) console.log(`  ${p.instance}: ${PROBLEM_TEXT[p.problem]}${p.keyId ? ` (key id ${p.keyId})` : ''}`)
       if (report.problems.length > 0) process.exitCode = 1
     }, { migrate: true }),
@@ -176,7 +176,7 @@ databaseOptions(keys.command('check').description('Decrypt every stored provider
 databaseOptions(
   keys
     .command('rotate')
-    .description('Re-encrypt every stored provider key under a new key, in one transaction. The new key comes from LLMBASE_NEW_ENCRYPTION_KEY, or is generated with --generate.')
+    .description('Re-encrypt every stored secret (provider keys, webhook signing secrets) under a new key, in one transaction. The new key comes from LLMBASE_NEW_ENCRYPTION_KEY, or is generated with --generate.')
     .addOption(new Option('--generate', 'generate the new key (embedded database: it replaces data/encryption.key)').default(false)),
 ).action(async (flags: ConfigFlags & { generate: boolean }) =>
   withDatabase(flags, async (database, { keyring, config, secrets }) => {
@@ -194,7 +194,7 @@ databaseOptions(
       if (pendingFile) rmSync(pendingFile, { force: true })
       throw error
     }
-    console.log(`Re-encrypted ${count} stored provider key(s) under key id ${target.primary.id}.`)
+    console.log(`Re-encrypted ${count} stored secret(s) (provider keys and webhook secrets) under key id ${target.primary.id}.`)
     if (secrets.encryptionKeyFile && pendingFile) {
       writeSecretFile(secrets.encryptionKeyFile, newKey)
       rmSync(pendingFile, { force: true })

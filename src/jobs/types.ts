@@ -59,9 +59,12 @@ export class PermanentJobError extends Error {
   }
 }
 
-/** An error a handler throws on purpose, with a code for the job's error history. */
+/**
+ * An error a handler throws on purpose, with a code for the job's error history and, when the
+ * other side said how long to wait (a Retry-After), the shortest delay before the next attempt.
+ */
 export class JobFailure extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(message: string, readonly code: string, readonly retryAfterMs?: number) {
     super(message)
     this.name = 'JobFailure'
   }

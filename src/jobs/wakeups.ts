@@ -51,6 +51,8 @@ export class PostgresWakeups extends LocalWakeups {
   private client: pg.Client | null = null
   private closed = false
   private retryMs = 250
+  private sending = false
+  private again = false
   private readonly notifier: pg.Pool
 
   constructor(
@@ -70,9 +72,26 @@ export class PostgresWakeups extends LocalWakeups {
   override notify(message: string) {
     super.notify(message)
     if (this.closed) return
-    this.notifier.query('select pg_notify($1, $2)', [WAKEUP_CHANNEL, message]).catch((error: unknown) => {
-      this.logger.debug({ err: error }, 'job wake-up not sent; other processes will poll')
-    })
+    if (message === '') {
+      // "There is work" needs saying once, not once per job: while one NOTIFY is on its way,
+      // later ones fold into a single follow-up, so a burst of enqueues costs two statements.
+      if (this.sending) {
+        this.again = true
+        return
+      }
+      this.sending = true
+    }
+    this.notifier
+      .query('select pg_notify($1, $2)', [WAKEUP_CHANNEL, message])
+      .catch((error: unknown) => this.logger.debug({ err: error }, 'job wake-up not sent; other processes will poll'))
+      .finally(() => {
+        if (message !== '') return
+        this.sending = false
+        if (this.again) {
+          this.again = false
+          this.notify('')
+        }
+      })
   }
 
   override async close() {

@@ -188,7 +188,7 @@ export class Worker {
           log.info({ reason: (controller.signal.reason as Error | undefined)?.name }, 'job stopped')
           return
         }
-        end = describeFailure(error, handler, job)
+        end = describeFailure(error, handler, job, queue)
         if (!(error instanceof AppError || error instanceof JobFailure || error instanceof PermanentJobError)) {
           log.error({ err: error }, 'job failed with an unexpected error')
         }
@@ -236,10 +236,14 @@ export class Worker {
   }
 }
 
-function describeFailure(error: unknown, handler: JobHandler, job: ClaimedJob): AttemptEnd {
+function describeFailure(error: unknown, handler: JobHandler, job: ClaimedJob, queue: JobQueue): AttemptEnd {
   const retryDelayMs = handler.retryDelayMs?.(job.attempts)
   if (error instanceof PermanentJobError) return { ok: false, code: error.code, message: error.message, permanent: true }
-  if (error instanceof JobFailure) return { ok: false, code: error.code, message: error.message, permanent: false, retryDelayMs }
+  if (error instanceof JobFailure) {
+    // A Retry-After stretches the schedule; it never shortens it.
+    const delay = error.retryAfterMs === undefined ? retryDelayMs : Math.max(retryDelayMs ?? queue.backoffMs(job.attempts), error.retryAfterMs)
+    return { ok: false, code: error.code, message: error.message, permanent: false, retryDelayMs: delay }
+  }
   if (error instanceof AppError) {
     // Client errors (a bad payload, a missing model) do not get better by retrying; 429 does.
     const permanent = error.status >= 400 && error.status < 500 && error.status !== 429

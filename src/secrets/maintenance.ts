@@ -2,17 +2,39 @@ import { sql } from 'kysely'
 import type { Executor } from '../db/database.js'
 import { API_KEY_CONTEXT } from '../registry/instances.js'
 import { listSealedKeys } from '../registry/queries/instances.js'
+import { WEBHOOK_SECRET_CONTEXT } from '../webhooks/signing.js'
 import { type Keyring, open, seal, UnknownKeyError } from './keyring.js'
 
 /**
- * The operations behind `llmbase keys check|rotate|import-plaintext`. Every stored secret is a
- * provider key of an instance (webhook secrets join this list when webhooks arrive).
+ * The operations behind `llmbase keys check|rotate|import-plaintext`. The stored secrets are
+ * the provider keys of instances and the signing secrets of webhook endpoints.
  */
 export interface SecretProblem {
+  /** Which secret: `owner/handle` of an instance, or `webhook endpoint owner/id`. */
   instance: string
   keyId: string | null
   problem: 'unknown_key' | 'does_not_decrypt' | 'not_encrypted'
 }
+
+interface SealedWebhookSecret {
+  id: string
+  owner: string
+  secret_ciphertext: Buffer
+  secret_key_id: string
+}
+
+const webhookLabel = (row: Pick<SealedWebhookSecret, 'id' | 'owner'>) => `webhook endpoint ${row.owner}/${row.id}`
+
+const listWebhookSecrets = (db: Executor) =>
+  db
+    .selectFrom('webhook_endpoints as e')
+    .innerJoin('users as u', 'u.id', 'e.owner_id')
+    .select(['e.id', 'u.handle as owner', 'e.secret_ciphertext', 'e.secret_key_id'])
+    .orderBy('e.created_at')
+    .orderBy('e.id')
+    .execute()
+
+const problemOf = (error: unknown): SecretProblem['problem'] => (error instanceof UnknownKeyError ? 'unknown_key' : 'does_not_decrypt')
 
 export interface CheckReport {
   total: number
@@ -33,15 +55,24 @@ export async function checkSecrets(db: Executor, keyring: Keyring): Promise<Chec
     try {
       open(keyring, { ciphertext: row.api_key_ciphertext, keyId: row.api_key_key_id }, API_KEY_CONTEXT)
     } catch (error) {
-      problems.push({ instance, keyId: row.api_key_key_id, problem: error instanceof UnknownKeyError ? 'unknown_key' : 'does_not_decrypt' })
+      problems.push({ instance, keyId: row.api_key_key_id, problem: problemOf(error) })
     }
   }
-  return { total: rows.length, readable: rows.length - problems.length, problems }
+  const webhooks = await listWebhookSecrets(db)
+  for (const row of webhooks) {
+    try {
+      open(keyring, { ciphertext: row.secret_ciphertext, keyId: row.secret_key_id }, WEBHOOK_SECRET_CONTEXT)
+    } catch (error) {
+      problems.push({ instance: webhookLabel(row), keyId: row.secret_key_id, problem: problemOf(error) })
+    }
+  }
+  const total = rows.length + webhooks.length
+  return { total, readable: total - problems.length, problems }
 }
 
 export class RotationError extends Error {
   constructor(readonly problems: SecretProblem[]) {
-    super(`${problems.length} stored key(s) cannot be decrypted with the configured keys, so nothing was rotated: ${problems.map((p) => p.instance).join(', ')}`)
+    super(`${problems.length} stored secret(s) cannot be decrypted with the configured keys, so nothing was rotated: ${problems.map((p) => p.instance).join(', ')}`)
     this.name = 'RotationError'
   }
 }
@@ -67,7 +98,22 @@ export async function rotateSecrets(db: Executor, from: Keyring, target: Keyring
         const sealed = seal(target, plaintext, API_KEY_CONTEXT)
         updates.push({ id: row.id, ciphertext: sealed.ciphertext, keyId: sealed.keyId })
       } catch (error) {
-        problems.push({ instance: `${row.owner}/${row.handle}`, keyId: row.api_key_key_id, problem: error instanceof UnknownKeyError ? 'unknown_key' : 'does_not_decrypt' })
+        problems.push({ instance: `${row.owner}/${row.handle}`, keyId: row.api_key_key_id, problem: problemOf(error) })
+      }
+    }
+    const webhooks = await sql<SealedWebhookSecret>`
+      select e.id, u.handle as owner, e.secret_ciphertext, e.secret_key_id
+      from webhook_endpoints e join users u on u.id = e.owner_id
+      order by e.created_at, e.id
+      for update of e`.execute(tx)
+    const webhookUpdates: Array<{ id: string; ciphertext: Buffer; keyId: string }> = []
+    for (const row of webhooks.rows) {
+      try {
+        const plaintext = open(from, { ciphertext: row.secret_ciphertext, keyId: row.secret_key_id }, WEBHOOK_SECRET_CONTEXT)
+        const sealed = seal(target, plaintext, WEBHOOK_SECRET_CONTEXT)
+        webhookUpdates.push({ id: row.id, ciphertext: sealed.ciphertext, keyId: sealed.keyId })
+      } catch (error) {
+        problems.push({ instance: webhookLabel(row), keyId: row.secret_key_id, problem: problemOf(error) })
       }
     }
     if (problems.length > 0) throw new RotationError(problems)
@@ -78,7 +124,14 @@ export async function rotateSecrets(db: Executor, from: Keyring, target: Keyring
         .where('id', '=', update.id)
         .execute()
     }
-    return updates.length
+    for (const update of webhookUpdates) {
+      await tx
+        .updateTable('webhook_endpoints')
+        .set({ secret_ciphertext: update.ciphertext, secret_key_id: update.keyId })
+        .where('id', '=', update.id)
+        .execute()
+    }
+    return updates.length + webhookUpdates.length
   })
 }
 

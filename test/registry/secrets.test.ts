@@ -174,7 +174,7 @@ for (const kind of DATABASES) {
     it('checks that every stored key decrypts', async () => {
       const check = await runCli(['keys', 'check'], env)
       assert.equal(check.code, 0, check.stderr)
-      assert.match(check.stdout, /^3 of 3 stored provider keys decrypt/)
+      assert.match(check.stdout, /^3 of 3 stored provider keys and webhook secrets decrypt/)
       const wrong = await runCli(['keys', 'check'], { ...env, ENCRYPTION_KEY: 'not-the-key-not-the-key-not-the-key-00' })
       assert.equal(wrong.code, 1)
       assert.match(wrong.stdout, /^0 of 3/)
@@ -186,7 +186,7 @@ for (const kind of DATABASES) {
       const newKey = `rotated-${randomBytes(20).toString('hex')}`
       const rotated = await runCli(['keys', 'rotate'], { ...env, LLMBASE_NEW_ENCRYPTION_KEY: newKey })
       assert.equal(rotated.code, 0, rotated.stderr)
-      assert.match(rotated.stdout, /Re-encrypted 3 stored provider key\(s\)/)
+      assert.match(rotated.stdout, /Re-encrypted 3 stored secret\(s\)/)
       if (kind === 'embedded') {
         assert.equal(currentKey(), newKey, 'the data folder holds the new key')
         assert.ok(!existsSync(join(testDatabase.dataDir, 'encryption.key.next')))
