@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import type { Logger } from 'pino'
 import type { GatewaySettings } from '../config.js'
 import { AppError, errors } from '../http/errors.js'
-import { isAdmin } from '../identity/caller.js'
+import { type Caller, isAdmin } from '../identity/caller.js'
 import type { RequestRow, RequestLogWriter, ResponseRow } from './accounting/log-writer.js'
 import { budgetCostOf, costOf, effectivePrices } from './accounting/prices.js'
 import { backoffMs, planOrder, retryAfterMs } from './attempts.js'
@@ -26,6 +26,17 @@ export interface GatewayDeps {
   log: RequestLogWriter
   limits: LimitEnforcer
   logger: Logger
+}
+
+/**
+ * What a gateway call needs to know about whoever makes it: the caller it is accounted to, the
+ * request id it is logged under, and the headers that steer the cache. A Fastify request is
+ * one; a job builds one for its owner (src/jobs/handlers/run-as.ts) to call without HTTP.
+ */
+export interface GatewayCallContext {
+  caller: Caller
+  id: string
+  headers: Record<string, string | string[] | undefined>
 }
 
 /** How one upstream attempt ended, for the retry loop and the `llm_responses` row. */
@@ -59,7 +70,7 @@ export class CallRecord {
   clientClosed = false
 
   constructor(
-    readonly request: FastifyRequest,
+    readonly request: GatewayCallContext,
     readonly operation: RequestRow['operation'],
     readonly model: string,
     readonly stream: boolean,
@@ -100,7 +111,7 @@ export class CallRecord {
 }
 
 /** The user a gateway call is made for; the bare admin key has none to account to. */
-export function gatewayCaller(request: FastifyRequest) {
+export function gatewayCaller(request: GatewayCallContext) {
   const caller = request.caller
   if (caller.kind !== 'user') {
     throw errors.forbidden('the gateway accounts every call to a user: call it with a user API key (`llmbase keys create`), not the admin key')
@@ -108,7 +119,7 @@ export function gatewayCaller(request: FastifyRequest) {
   return { userId: caller.userId, handle: caller.handle, isAdmin: isAdmin(caller), keyId: caller.keyId }
 }
 
-export async function resolveModel(deps: GatewayDeps, request: FastifyRequest, model: unknown, kind: 'chat' | 'embedding'): Promise<Resolution> {
+export async function resolveModel(deps: GatewayDeps, request: GatewayCallContext, model: unknown, kind: 'chat' | 'embedding'): Promise<Resolution> {
   if (typeof model !== 'string' || model.length === 0 || model.length > 200) {
     throw new AppError('validation_failed', 'model must name an instance or route you may use (`handle` or `owner/handle`)', {
       errors: [{ location: 'body.model', message: 'must be a non-empty string of at most 200 characters' }],
@@ -116,14 +127,19 @@ export async function resolveModel(deps: GatewayDeps, request: FastifyRequest, m
   }
   const caller = gatewayCaller(request)
   const resolution = await deps.resolver.resolve(caller, model)
-  if (!resolution || resolution.targets.length === 0) {
+  requireModelKind(model, resolution?.targets ?? [], kind)
+  return resolution as Resolution
+}
+
+/** Refuses a model name that stands for nothing the caller may use, or for models of the other kind. */
+export function requireModelKind(model: string, targets: ReadonlyArray<{ kind: 'chat' | 'embedding' }>, kind: 'chat' | 'embedding') {
+  if (targets.length === 0) {
     throw new AppError('model_not_found', `the model ${model} does not exist or you do not have access to it; GET /v1/models lists what you may use`)
   }
-  if (resolution.targets.some((target) => target.kind !== kind)) {
+  if (targets.some((target) => target.kind !== kind)) {
     const other = kind === 'chat' ? 'an embedding model' : 'a chat model'
     throw new AppError('bad_request', `the model ${model} is ${other}; this endpoint needs ${kind === 'chat' ? 'a chat' : 'an embedding'} model`)
   }
-  return resolution
 }
 
 /** Reads a provider's error answer into the error the client will get. */
@@ -235,7 +251,7 @@ export async function withFailover(
 }
 
 /** Runs `admit` and guarantees exactly one `finish`, whatever happens to the call. */
-export async function admitted<T>(deps: GatewayDeps, request: FastifyRequest, record: CallRecord, run: () => Promise<T>): Promise<T> {
+export async function admitted<T>(deps: GatewayDeps, request: GatewayCallContext, record: CallRecord, run: () => Promise<T>): Promise<T> {
   const caller = gatewayCaller(request)
   const admission: Admission = await deps.limits.admit({ userId: caller.userId, keyId: caller.keyId })
   try {
@@ -283,9 +299,27 @@ export function logCall(deps: GatewayDeps, record: CallRecord, resolution: Resol
 }
 
 /** Whether the client asked to skip the cache (`Cache-Control: no-cache`/`no-store` or `x-llmbase-cache: bypass`). */
-export function bypassesCache(request: FastifyRequest): boolean {
+export function bypassesCache(request: GatewayCallContext): boolean {
   const control = String(request.headers['cache-control'] ?? '').toLowerCase()
   return /no-cache|no-store/.test(control) || String(request.headers['x-llmbase-cache'] ?? '').toLowerCase() === 'bypass'
+}
+
+/**
+ * An AbortSignal for a call made without a client connection (a job, the embeddings store):
+ * it fires when `outer` does (a cancelled job) or the total timeout passes; `done` clears the
+ * timer when the call is over.
+ */
+export function deadlineSignal(totalTimeoutMs: number, outer?: AbortSignal) {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new DOMException('the total timeout passed', 'TimeoutError')), totalTimeoutMs)
+  const onAbort = () => controller.abort(outer?.reason)
+  if (outer?.aborted) onAbort()
+  else outer?.addEventListener('abort', onAbort, { once: true })
+  const done = () => {
+    clearTimeout(timer)
+    outer?.removeEventListener('abort', onAbort)
+  }
+  return { signal: controller.signal, done }
 }
 
 /**

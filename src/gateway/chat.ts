@@ -10,6 +10,8 @@ import {
   bypassesCache,
   CallRecord,
   callSignal,
+  deadlineSignal,
+  type GatewayCallContext,
   type GatewayDeps,
   logCall,
   providerFailure,
@@ -66,24 +68,22 @@ export async function handleChat(deps: GatewayDeps, request: FastifyRequest, rep
     resolution = await resolveModel(deps, request, body.model, 'chat')
     const resolved = resolution
     await admitted(deps, request, record, async () => {
-      const cacheKey = cacheKeyFor(deps, request, record, resolved, body)
-      if (cacheKey) {
-        const cached = await deps.cache.get(cacheKey)
-        if (cached) {
-          record.cache = 'hit'
-          record.instanceId = resolved.targets[0]?.instanceId ?? null
-          record.usage = cached.usage ?? null
-          reply.header('x-llmbase-cache', 'hit')
-          if (stream) await sendStream(reply, ingress.streamEncoder(body), record, oneBatch(replayAsChunks(cached)), null)
-          else reply.send(ingress.completionBody({ ...cached, id: cached.id }, body))
-          return
-        }
-        reply.header('x-llmbase-cache', 'miss')
-      } else if (record.cache === 'bypass') reply.header('x-llmbase-cache', 'bypass')
+      const { cacheKey, cached } = await lookUpCache(deps, request, record, resolved, body)
+      if (cached) {
+        reply.header('x-llmbase-cache', 'hit')
+        if (stream) await sendStream(reply, ingress.streamEncoder(body), record, oneBatch(replayAsChunks(cached)), null)
+        else reply.send(ingress.completionBody({ ...cached, id: cached.id }, body))
+        return
+      }
+      if (cacheKey) reply.header('x-llmbase-cache', 'miss')
+      else if (record.cache === 'bypass') reply.header('x-llmbase-cache', 'bypass')
       const { signal, done } = callSignal(reply, record, deps.settings.totalTimeoutMs)
       try {
         if (stream) await streamChat(deps, request, reply, body, ingress, record, resolved, signal, cacheKey)
-        else await completeChat(deps, reply, body, ingress, record, resolved, signal, cacheKey)
+        else {
+          const completion = await completeChat(deps, request, body, record, resolved, signal, cacheKey)
+          reply.send(ingress.completionBody({ ...completion, model: body.model }, body))
+        }
       } finally {
         done()
       }
@@ -101,7 +101,50 @@ export async function handleChat(deps: GatewayDeps, request: FastifyRequest, rep
   }
 }
 
-function cacheKeyFor(deps: GatewayDeps, request: FastifyRequest, record: CallRecord, resolution: Resolution, body: ChatRequest): string | null {
+/**
+ * A chat completion for a caller without an HTTP connection (the `chat.batch` job): the same
+ * resolution, limits, cache, retry loop and request log as `POST /v1/chat/completions`
+ * without streaming, logged with operation `chat`. `signal` stops the call early.
+ */
+export async function chatCompletion(deps: GatewayDeps, context: GatewayCallContext, body: ChatRequest, signal?: AbortSignal): Promise<ChatCompletion> {
+  const request: ChatRequest = { ...body, stream: false }
+  const record = new CallRecord(context, 'chat', body.model, false)
+  let resolution: Resolution | null = null
+  try {
+    resolution = await resolveModel(deps, context, body.model, 'chat')
+    const resolved = resolution
+    const completion = await admitted(deps, context, record, async () => {
+      const { cacheKey, cached } = await lookUpCache(deps, context, record, resolved, request)
+      if (cached) return cached
+      const deadline = deadlineSignal(deps.settings.totalTimeoutMs, signal)
+      try {
+        return await completeChat(deps, context, request, record, resolved, deadline.signal, cacheKey)
+      } finally {
+        deadline.done()
+      }
+    })
+    logCall(deps, record, resolution, { status: 200 })
+    return { ...completion, model: body.model }
+  } catch (error) {
+    const failure = error instanceof AppError ? error : undefined
+    logCall(deps, record, resolution, { status: failure?.status ?? 500, error: failure })
+    throw error
+  }
+}
+
+/** The cached answer to a call, if caching applies and one is stored; records the cache state on `record`. */
+async function lookUpCache(deps: GatewayDeps, request: GatewayCallContext, record: CallRecord, resolution: Resolution, body: ChatRequest) {
+  const cacheKey = cacheKeyFor(deps, request, record, resolution, body)
+  const cached = cacheKey ? await deps.cache.get(cacheKey) : null
+  if (cached) {
+    record.cache = 'hit'
+    record.instanceId = resolution.targets[0]?.instanceId ?? null
+    record.usage = cached.usage ?? null
+  }
+  return { cacheKey, cached }
+}
+
+function cacheKeyFor(deps: GatewayDeps, request: GatewayCallContext, record: CallRecord, resolution: Resolution, body: ChatRequest): string | null {
   const first = resolution.targets[0]
   // Routes are cached by their first instance only when all instances agree on a TTL.
   if (!first || first.cacheTtlSeconds === null || resolution.targets.some((t) => t.cacheTtlSeconds !== first.cacheTtlSeconds)) return null
@@ -114,7 +157,7 @@ function cacheKeyFor(deps: GatewayDeps, request: FastifyRequest, record: CallRec
   return deps.cache.key({ userId, instanceId: first.instanceId, operation: 'chat' }, body)
 }
 
-function storeInCache(deps: GatewayDeps, request: FastifyRequest, resolution: Resolution, cacheKey: string | null, completion: ChatCompletion) {
+function storeInCache(deps: GatewayDeps, request: GatewayCallContext, resolution: Resolution, cacheKey: string | null, completion: ChatCompletion) {
   const first = resolution.targets[0]
   if (!cacheKey || !first || first.cacheTtlSeconds === null) return
   if (completion.choices.some((choice) => choice.finish_reason === null)) return
@@ -122,10 +165,11 @@ function storeInCache(deps: GatewayDeps, request: FastifyRequest, resolution: Re
   deps.cache.set(cacheKey, { userId, instanceId: first.instanceId, operation: 'chat' }, completion, first.cacheTtlSeconds)
 }
 
+/** The retry loop of a call without streaming; stores the answer in the cache when it may. */
 async function completeChat(
-  deps: GatewayDeps, reply: FastifyReply, body: ChatRequest, ingress: Ingress, record: CallRecord,
+  deps: GatewayDeps, request: GatewayCallContext, body: ChatRequest, record: CallRecord,
   resolution: Resolution, signal: AbortSignal, cacheKey: string | null,
-) {
+): Promise<ChatCompletion> {
   let completion: ChatCompletion | undefined
   await withFailover(deps, record, resolution, signal, async (target) => {
     const started = performance.now()
@@ -145,8 +189,8 @@ async function completeChat(
     }
   })
   if (!completion) throw new AppError('upstream_error', 'the provider gave no answer')
-  storeInCache(deps, reply.request, resolution, cacheKey, completion)
-  reply.send(ingress.completionBody({ ...completion, model: body.model }, body))
+  storeInCache(deps, request, resolution, cacheKey, completion)
+  return completion
 }
 
 function failedStatus(status: number, headers: Record<string, string | string[] | undefined>, text: string, target: Target, latencyMs: number): AttemptOutcome {

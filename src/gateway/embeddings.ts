@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import { AppError } from '../http/errors.js'
 import { isRetryableStatus, retryAfterMs } from './attempts.js'
 import {
@@ -7,6 +7,8 @@ import {
   admitted,
   CallRecord,
   callSignal,
+  deadlineSignal,
+  type GatewayCallContext,
   type GatewayDeps,
   logCall,
   providerFailure,
@@ -105,7 +107,7 @@ export async function embeddingAttempt(
 const toBase64 = (vector: number[]) => Buffer.from(new Float32Array(vector).buffer).toString('base64')
 
 /** `POST /v1/embeddings` in OpenAI's shape. */
-export async function handleEmbeddings(deps: GatewayDeps, request: FastifyRequest, reply: FastifyReply, body: EmbeddingsBody) {
+export async function handleEmbeddings(deps: GatewayDeps, request: GatewayCallContext, reply: FastifyReply, body: EmbeddingsBody) {
   const texts = typeof body.input === 'string' ? [body.input] : body.input
   const record = new CallRecord(request, 'embeddings', body.model, false)
   let resolution: Resolution | null = null
@@ -145,10 +147,11 @@ export async function handleEmbeddings(deps: GatewayDeps, request: FastifyReques
  * Embeds texts for the embeddings store through the instance a project is bound to: the
  * caller was allowed to write the project, which is what grants the use of its instance. The
  * call goes through the same retry loop, limits and request log as `POST /v1/embeddings`
- * (logged with operation `embeddings` and the project's instance as model).
+ * (logged with operation `embeddings` and the project's instance as model). `signal` stops
+ * the call early (a cancelled job).
  */
 export async function embedForStore(
-  deps: GatewayDeps, request: FastifyRequest, instanceId: number, texts: string[],
+  deps: GatewayDeps, request: GatewayCallContext, instanceId: number, texts: string[], signal?: AbortSignal,
 ): Promise<number[][]> {
   const target = await deps.resolver.byInstanceId(instanceId)
   if (!target) throw new AppError('bad_request', 'the project is bound to no instance; bind one to compute vectors from text')
@@ -158,16 +161,15 @@ export async function embedForStore(
   let result: { vectors: number[][]; usage: Usage } | undefined
   try {
     await admitted(deps, request, record, async () => {
-      const controller = new AbortController()
-      const timer = setTimeout(() => controller.abort(new DOMException('the total timeout passed', 'TimeoutError')), deps.settings.totalTimeoutMs)
+      const deadline = deadlineSignal(deps.settings.totalTimeoutMs, signal)
       try {
-        await withFailover(deps, record, resolution, controller.signal, (t) =>
-          embeddingAttempt(deps, t, texts, null, controller.signal, (answer) => {
+        await withFailover(deps, record, resolution, deadline.signal, (t) =>
+          embeddingAttempt(deps, t, texts, null, deadline.signal, (answer) => {
             result = answer
           }),
         )
       } finally {
-        clearTimeout(timer)
+        deadline.done()
       }
     })
     if (!result) throw new AppError('upstream_error', 'the provider gave no answer')

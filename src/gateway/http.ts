@@ -25,7 +25,8 @@ const Message = Type.Object(
   },
   { additionalProperties: true },
 )
-const ChatBody = Type.Object(
+/** Also the body of each request of a `chat.batch` job (src/jobs/handlers/chat-batch.ts). */
+export const ChatBody = Type.Object(
   {
     model: Type.String({ minLength: 1, maxLength: 200 }),
     messages: Type.Array(Message, { minItems: 1 }),

@@ -93,26 +93,8 @@ export class TargetResolver {
   }
 
   private async lookup(caller: CallerScope, model: string): Promise<Resolution | null> {
-    const slash = model.indexOf('/')
-    const owner = normalizeHandle(slash >= 0 ? model.slice(0, slash) : caller.handle)
-    const handle = normalizeHandle(slash >= 0 ? model.slice(slash + 1) : model)
-    if (!handle || handle.includes('/')) return null
-    const [instance] = await this.instances(caller, { owner, handle })
-    if (instance) {
-      return { name: `${owner}/${handle}`, routeId: null, strategy: 'single', targets: [this.toTarget(instance)] }
-    }
-    // Routes are used by their owner (or an admin): they are a user's own configuration.
-    if (owner !== caller.handle && !caller.isAdmin) return null
-    const route = await this.db
-      .selectFrom('llm_routes as r')
-      .innerJoin('users as u', 'u.id', 'r.owner_id')
-      .select(['r.id', 'r.owner_id', 'r.strategy'])
-      .where('u.handle', '=', owner)
-      .where('r.handle', '=', handle)
-      .executeTakeFirst()
-    if (!route) return null
-    const rows = await this.instances({ userId: route.owner_id, handle: owner, isAdmin: false }, { routeId: route.id })
-    return { name: `${owner}/${handle}`, routeId: route.id, strategy: route.strategy, targets: rows.map((row) => this.toTarget(row)) }
+    const found = await findModel(this.db, caller, model)
+    return found && { ...found, targets: found.rows.map((row) => this.toTarget(row)) }
   }
 
   /**
@@ -120,41 +102,8 @@ export class TargetResolver {
    * it by something else (a project bound to it, which the caller may write).
    */
   async byInstanceId(instanceId: number): Promise<Target | null> {
-    const [row] = await this.instances({ userId: 0, handle: '', isAdmin: true }, { instanceId })
+    const [row] = await instanceRows(this.db, { userId: 0, handle: '', isAdmin: true }, { instanceId })
     return row ? this.toTarget(row) : null
-  }
-
-  /** Instances the user may use: owned or shared with them (an admin: any). */
-  private instances(user: CallerScope, by: { owner: string; handle: string } | { routeId: number } | { instanceId: number }): Promise<TargetRow[]> {
-    let query = this.db
-      .selectFrom('llm_instances as i')
-      .innerJoin('users as u', 'u.id', 'i.owner_id')
-      .innerJoin('api_standards as a', 'a.handle', 'i.api_standard')
-      .leftJoin('llm_definitions as d', 'd.id', 'i.definition_id')
-      .select([
-        'i.id', 'u.handle as owner', 'i.handle', 'i.kind', 'i.api_standard', 'a.key_method', 'a.key_field', 'i.endpoint', 'i.model',
-        'i.dimensions', 'i.api_key_ciphertext', 'i.api_key_key_id', 'i.api_key_plaintext', 'i.cache_ttl_seconds', 'i.prices',
-        'd.prices as definition_prices',
-      ])
-    if (!user.isAdmin) {
-      query = query.where(usableBy(user.userId))
-    }
-    if ('routeId' in by) {
-      return query
-        .innerJoin('llm_route_targets as t', 't.instance_id', 'i.id')
-        .select('t.weight')
-        .where('t.route_id', '=', by.routeId)
-        .orderBy('t.position')
-        .execute() as Promise<TargetRow[]>
-    }
-    if ('instanceId' in by) {
-      return query.select(sql<number>`1`.as('weight')).where('i.id', '=', by.instanceId).execute() as Promise<TargetRow[]>
-    }
-    return query
-      .select(sql<number>`1`.as('weight'))
-      .where('u.handle', '=', by.owner)
-      .where('i.handle', '=', by.handle)
-      .execute() as Promise<TargetRow[]>
   }
 
   private toTarget(row: TargetRow): Target {
@@ -174,6 +123,65 @@ export class TargetResolver {
       weight: row.weight,
     }
   }
+}
+
+/**
+ * What a model name stands for, before any key is decrypted: the resolution without its
+ * targets, and their rows. Null when the caller may use nothing of that name. Also what a
+ * job's submission checks its model with (src/jobs/handlers/chat-batch.ts).
+ */
+export async function findModel(db: Executor, caller: CallerScope, model: string): Promise<(Omit<Resolution, 'targets'> & { rows: TargetRow[] }) | null> {
+  const slash = model.indexOf('/')
+  const owner = normalizeHandle(slash >= 0 ? model.slice(0, slash) : caller.handle)
+  const handle = normalizeHandle(slash >= 0 ? model.slice(slash + 1) : model)
+  if (!handle || handle.includes('/')) return null
+  const [instance] = await instanceRows(db, caller, { owner, handle })
+  if (instance) return { name: `${owner}/${handle}`, routeId: null, strategy: 'single', rows: [instance] }
+  // Routes are used by their owner (or an admin): they are a user's own configuration.
+  if (owner !== caller.handle && !caller.isAdmin) return null
+  const route = await db
+    .selectFrom('llm_routes as r')
+    .innerJoin('users as u', 'u.id', 'r.owner_id')
+    .select(['r.id', 'r.owner_id', 'r.strategy'])
+    .where('u.handle', '=', owner)
+    .where('r.handle', '=', handle)
+    .executeTakeFirst()
+  if (!route) return null
+  const rows = await instanceRows(db, { userId: route.owner_id, handle: owner, isAdmin: false }, { routeId: route.id })
+  return { name: `${owner}/${handle}`, routeId: route.id, strategy: route.strategy, rows }
+}
+
+/** Instances the user may use: owned or shared with them (an admin: any). */
+function instanceRows(db: Executor, user: CallerScope, by: { owner: string; handle: string } | { routeId: number } | { instanceId: number }): Promise<TargetRow[]> {
+  let query = db
+    .selectFrom('llm_instances as i')
+    .innerJoin('users as u', 'u.id', 'i.owner_id')
+    .innerJoin('api_standards as a', 'a.handle', 'i.api_standard')
+    .leftJoin('llm_definitions as d', 'd.id', 'i.definition_id')
+    .select([
+      'i.id', 'u.handle as owner', 'i.handle', 'i.kind', 'i.api_standard', 'a.key_method', 'a.key_field', 'i.endpoint', 'i.model',
+      'i.dimensions', 'i.api_key_ciphertext', 'i.api_key_key_id', 'i.api_key_plaintext', 'i.cache_ttl_seconds', 'i.prices',
+      'd.prices as definition_prices',
+    ])
+  if (!user.isAdmin) {
+    query = query.where(usableBy(user.userId))
+  }
+  if ('routeId' in by) {
+    return query
+      .innerJoin('llm_route_targets as t', 't.instance_id', 'i.id')
+      .select('t.weight')
+      .where('t.route_id', '=', by.routeId)
+      .orderBy('t.position')
+      .execute() as Promise<TargetRow[]>
+  }
+  if ('instanceId' in by) {
+    return query.select(sql<number>`1`.as('weight')).where('i.id', '=', by.instanceId).execute() as Promise<TargetRow[]>
+  }
+  return query
+    .select(sql<number>`1`.as('weight'))
+    .where('u.handle', '=', by.owner)
+    .where('i.handle', '=', by.handle)
+    .execute() as Promise<TargetRow[]>
 }
 
 /** Every instance and route the caller may name, for `GET /v1/models`. */

@@ -3,7 +3,8 @@ export type Caller =
   | { kind: 'anonymous' }
   /** The admin key from configuration. */
   | { kind: 'admin' }
-  | { kind: 'user'; userId: number; handle: string; role: 'user' | 'admin'; keyId: string }
+  /** `keyId` is null when no key is involved: a job runs as its owner (src/jobs/handlers/run-as.ts). */
+  | { kind: 'user'; userId: number; handle: string; role: 'user' | 'admin'; keyId: string | null }
 
 export const ANONYMOUS: Caller = { kind: 'anonymous' }
 export const ADMIN: Caller = { kind: 'admin' }

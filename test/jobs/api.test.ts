@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { DATABASES } from '../helpers/databases.js'
-import { type GatewayFixture, putMockInstance, startGateway } from '../helpers/gateway.js'
+import { eventually, type GatewayFixture, putMockInstance, startGateway } from '../helpers/gateway.js'
 
 const LATER = () => new Date(Date.now() + 3_600_000).toISOString()
 
@@ -17,6 +17,7 @@ for (const kind of DATABASES) {
     before(async () => {
       fx = await startGateway(kind, ['alice', 'bob'])
       await putMockInstance(fx, 'alice', 'embed', { kind: 'embedding' })
+      await putMockInstance(fx, 'alice', 'flaky-chat', { tag: 'down' })
       const project = await fx.server.request('PUT', '/v1/projects/alice/docs', { key: fx.keys.alice, body: { project_handle: 'docs', instance_handle: 'embed' } })
       assert.equal(project.status, 201, project.text)
     })
@@ -141,6 +142,38 @@ for (const kind of DATABASES) {
       assert.equal(missing.body.code, 'job_not_found')
       const notUuid = await fx.server.request('POST', '/v1/admin/dead-letter/123/replay')
       assert.equal(notUuid.status, 422)
+    })
+
+    it('sends a job whose last attempt failed to the dead-letter queue, and replays it from there', async () => {
+      fx.mock.setBehaviour('down', { status: 500 })
+      const submitted = await submit({ type: 'chat.batch', max_attempts: 1, payload: { model: 'flaky-chat', requests: [{ custom_id: 'q', body: { messages: [{ role: 'user', content: 'hi' }] } }] } })
+      assert.equal(submitted.status, 201, submitted.text)
+      const id = submitted.body.id
+      const dead = await eventually(async () => {
+        const job = (await fx.server.request('GET', `/v1/jobs/alice/${id}`, { key: fx.keys.alice })).body
+        return job.state === 'dead' ? job : undefined
+      }, 15_000)
+      assert.equal(dead.attempts, 1)
+      assert.equal(dead.errors.length, 1)
+      assert.ok(dead.finished_at)
+      const queue = await fx.server.request('GET', '/v1/admin/dead-letter?user=alice&type=chat.batch')
+      const listed = queue.body.find((j: { id: string }) => j.id === id)
+      assert.ok(listed, 'the dead job is in the dead-letter queue')
+      assert.deepEqual(listed.errors, dead.errors)
+      assert.equal(listed.owner, 'alice')
+      fx.mock.setBehaviour('down', null)
+      const replayed = await fx.server.request('POST', `/v1/admin/dead-letter/${id}/replay`)
+      assert.equal(replayed.status, 200, replayed.text)
+      assert.equal(replayed.body.state, 'pending')
+      assert.equal(replayed.body.replays, 1)
+      const done = await eventually(async () => {
+        const job = (await fx.server.request('GET', `/v1/jobs/alice/${id}`, { key: fx.keys.alice })).body
+        return job.state === 'succeeded' ? job : undefined
+      }, 15_000)
+      assert.equal(done.result.succeeded, 1)
+      assert.equal(done.errors.length, 1, 'the history of the first run stays')
+      const again = await fx.server.request('POST', `/v1/admin/dead-letter/${id}/replay`)
+      assert.equal(again.status, 404, 'no longer dead')
     })
   })
 }

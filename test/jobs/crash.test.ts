@@ -8,7 +8,7 @@ import { requester, type Requester } from '../helpers/server.js'
 import { type MockProvider, startMockProvider } from '../mock-provider/index.js'
 
 const JOBS = 6
-const ITEMS = 120
+const ITEMS = 600
 
 /**
  * A worker killed with SIGKILL in the middle of embed jobs: every job still ends once, with
@@ -62,10 +62,10 @@ for (const kind of DATABASES) {
       assert.equal(instance.status, 201, instance.text)
       const ids: string[] = []
       for (let j = 0; j < JOBS; j += 1) {
-        const project = await api('PUT', `/v1/projects/carol/p${j}`, { body: { project_handle: `p${j}`, instance_handle: 'embed' } })
+        const project = await api('PUT', `/v1/projects/carol/proj${j}`, { body: { project_handle: `proj${j}`, instance_handle: 'embed' } })
         assert.equal(project.status, 201, project.text)
         const items = Array.from({ length: ITEMS }, (_, i) => ({ text_id: `t${i}`, text: `text ${i} of project ${j}` }))
-        const job = await api('POST', '/v1/jobs/carol', { body: { type: 'embed', payload: { project: `p${j}`, items, batch_size: 16 } } })
+        const job = await api('POST', '/v1/jobs/carol', { body: { type: 'embed', payload: { project: `proj${j}`, items } } })
         assert.equal(job.status, 201, job.text)
         ids.push(job.body.id)
       }
@@ -91,10 +91,14 @@ for (const kind of DATABASES) {
       // The killed jobs show it: a second attempt after an expired lease.
       assert.ok(finished.some((j) => j.attempts >= 2 && j.errors.some((e: { code: string }) => e.code === 'lease_expired')), 'some job was interrupted and resumed')
       for (let j = 0; j < JOBS; j += 1) {
-        const stored = await api('GET', `/v1/embeddings/carol/p${j}?limit=500`)
-        assert.equal(stored.status, 200, stored.text)
-        const textIds = stored.body.embeddings.map((e: { text_id: string }) => e.text_id)
-        assert.equal(textIds.length, ITEMS, `project p${j} holds each record once`)
+        const textIds: string[] = []
+        for (let offset = 0; ; offset += 200) {
+          const page = await api('GET', `/v1/embeddings/carol/proj${j}?limit=200&offset=${offset}`)
+          assert.equal(page.status, 200, page.text)
+          textIds.push(...page.body.embeddings.map((e: { text_id: string }) => e.text_id))
+          if (page.body.embeddings.length < 200) break
+        }
+        assert.equal(textIds.length, ITEMS, `project proj${j} holds each record once`)
         assert.equal(new Set(textIds).size, ITEMS)
       }
       const running = await api('GET', '/v1/jobs/carol?state=running')
