@@ -42,12 +42,34 @@ databaseOptions(
   const logger = createLogger({ level: config.logLevel })
   const server = await startServer(config, logger, { runWorkers: flags.workers })
   if (server.secrets.generated.length > 0) process.stdout.write(describeGeneratedSecrets(server.secrets.generated))
+  runUntilSignalled(logger, server, 'finishing in-flight requests', 'llmbase')
+})
+
+databaseOptions(
+  program
+    .command('worker')
+    .description('Run job workers (jobs and webhook deliveries) without an HTTP server, against the same database as the servers.')
+    .option('--concurrency <n>', 'jobs run at once (env LLMBASE_WORKER_CONCURRENCY, default 4)', parsePositiveInteger),
+).action(async (flags: ConfigFlags & { concurrency?: number }) => {
+  const config = loadConfig({ flags })
+  const logger = createLogger({ level: config.logLevel })
+  const worker = await startWorkerProcess(config, logger, { concurrency: flags.concurrency })
+  runUntilSignalled(logger, worker, 'finishing running jobs', 'the worker')
+})
+
+registerJobCommands(program)
+
+/**
+ * SIGTERM and SIGINT stop the process gracefully (`close`), once; a database that is gone for
+ * good ends it with exit code 1 so that a supervisor restarts it.
+ */
+function runUntilSignalled(logger: Logger, running: { database: Database; close(): Promise<void> }, doing: string, name: string) {
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
-    logger.info({ signal }, 'shutting down: finishing in-flight requests')
-    server.close().then(
+    logger.info({ signal }, `shutting down: ${doing}`)
+    running.close().then(
       () => {
         logger.info('stopped')
         flushLog(logger)
@@ -62,49 +84,12 @@ databaseOptions(
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
-  server.database.events.on('failure', () => {
-    logger.fatal('the database is gone; exiting so that a supervisor can restart llmbase')
+  running.database.events.on('failure', () => {
+    logger.fatal(`the database is gone; exiting so that a supervisor can restart ${name}`)
     flushLog(logger)
     process.exit(1)
   })
-})
-
-databaseOptions(
-  program
-    .command('worker')
-    .description('Run job workers (jobs and webhook deliveries) without an HTTP server, against the same database as the servers.')
-    .option('--concurrency <n>', 'jobs run at once (env LLMBASE_WORKER_CONCURRENCY, default 4)', parsePositiveInteger),
-).action(async (flags: ConfigFlags & { concurrency?: number }) => {
-  const config = loadConfig({ flags })
-  const logger = createLogger({ level: config.logLevel })
-  const worker = await startWorkerProcess(config, logger, { concurrency: flags.concurrency })
-  let stopping = false
-  const stop = (signal: string) => {
-    if (stopping) return
-    stopping = true
-    logger.info({ signal }, 'shutting down: finishing running jobs')
-    worker.close().then(
-      () => {
-        flushLog(logger)
-        process.exit(0)
-      },
-      (error) => {
-        logger.error({ err: error }, 'shutdown failed')
-        flushLog(logger)
-        process.exit(1)
-      },
-    )
-  }
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
-  worker.database.events.on('failure', () => {
-    logger.fatal('the database is gone; exiting so that a supervisor can restart the worker')
-    flushLog(logger)
-    process.exit(1)
-  })
-})
-
-registerJobCommands(program)
+}
 
 const migrate = program.command('migrate').description('Show or change the database schema version')
 
