@@ -53,9 +53,22 @@ export type AttemptEnd =
 
 const DEBUG_LOG_LIMIT = 500
 
+/** Most successes one statement records; the rest wait for the next. */
+const SUCCESS_BATCH = 500
+
+interface WaitingSuccess {
+  job: ClaimedJob
+  result: string
+  resolve: (held: boolean) => void
+  reject: (error: unknown) => void
+}
+
 export class JobQueue {
   readonly clock: Clock
   private readonly random: () => number
+  private successes: WaitingSuccess[] = []
+  private writingSuccesses = false
+  private successesScheduled = false
 
   constructor(
     readonly db: Executor,
@@ -112,7 +125,12 @@ export class JobQueue {
     return { job, created: true }
   }
 
-  /** Claims up to `limit` due jobs for worker `workerId`, highest priority first. */
+  /**
+   * Claims up to `limit` due jobs for worker `workerId`, highest priority first. The claimed ids
+   * are passed as an array rather than joined: joined, the planner switched to a scan of the
+   * whole table (finished jobs kept for retention included) once the limit passed ~100 rows on
+   * a table of 20k, 16 ms instead of 5 ms for 128 rows; `id = any(array(…))` stays on the index.
+   */
   async claim(workerId: string, limit: number): Promise<ClaimedJob[]> {
     const now = this.clock.now()
     const leaseUntil = new Date(now.getTime() + this.options.leaseMs)
@@ -121,12 +139,11 @@ export class JobQueue {
          set state = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(),
              locked_by = ${workerId}, lease_until = ${leaseUntil},
              started_at = coalesce(j.started_at, ${now}), updated_at = ${now}
-        from (select id from jobs
+       where j.id = any (array(select id from jobs
                where state in ('pending', 'failed') and run_at <= ${now}
                order by priority desc, run_at, id
                limit ${limit}
-                 for update skip locked) due
-       where j.id = due.id
+                 for update skip locked))
       returning j.*`.execute(this.db)
     return rows
       .sort((a, b) => b.priority - a.priority || a.run_at.getTime() - b.run_at.getTime())
@@ -169,6 +186,7 @@ export class JobQueue {
    * nothing) when the job is no longer this claim's: cancelled, or its lease expired.
    */
   async finish(job: ClaimedJob, end: AttemptEnd, debugLog: unknown[]): Promise<boolean> {
+    if (end.ok && debugLog.length === 0) return this.succeedSoon(job, end.result)
     const now = this.clock.now()
     if (end.ok) {
       return this.transition('job.succeeded', now, sql`
@@ -195,6 +213,64 @@ export class JobQueue {
              lease_token = null, locked_by = null, lease_until = null, updated_at = ${now}
        where id = ${job.id} and lease_token = ${job.leaseToken} and state = 'running'
       returning *`)
+  }
+
+  /**
+   * Successes are written in batches: one statement and one commit per finished job capped
+   * no-op jobs at about 1,500–2,300/s on a 2-core PostgreSQL server and 500–800/s on the
+   * embedded database, while one statement for 32 jobs took 5 ms where one took 1.4 ms
+   * (`npm run bench -- jobs`). A success joins a list written one macrotask later, so every
+   * handler that ended in the same turn of the event loop joins it; while a batch is being
+   * written, new successes wait for the next. An idle queue adds no delay, a busy one writes
+   * bigger batches. Each caller still learns whether its own job was held (token checked per
+   * row). Failures, and successes with a debug log, take the one-job path.
+   */
+  private succeedSoon(job: ClaimedJob, result: unknown): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.successes.push({ job, result: JSON.stringify(result ?? null), resolve, reject })
+      if (this.writingSuccesses || this.successesScheduled) return
+      this.successesScheduled = true
+      setImmediate(() => {
+        this.successesScheduled = false
+        void this.writeSuccesses()
+      })
+    })
+  }
+
+  private async writeSuccesses() {
+    this.writingSuccesses = true
+    try {
+      while (this.successes.length > 0) {
+        const batch = this.successes.splice(0, SUCCESS_BATCH)
+        try {
+          const held = await this.succeedMany(batch)
+          for (const waiting of batch) waiting.resolve(held.has(waiting.job.id))
+        } catch (error) {
+          // Each worker logs it; the jobs' leases run out and the sweeper puts them back.
+          for (const waiting of batch) waiting.reject(error)
+        }
+      }
+    } finally {
+      this.writingSuccesses = false
+    }
+  }
+
+  /** Ends the attempts of `batch` as succeeded, with one outbox for all; returns the ids still held. */
+  private async succeedMany(batch: WaitingSuccess[]): Promise<Set<string>> {
+    const now = this.clock.now()
+    const { rows } = await sql<{ ids: string[]; deliveries: number }>`
+      with moved as (
+        update jobs j set state = 'succeeded', result = d.result,
+               progress_done = coalesce(j.progress_total, j.progress_done),
+               lease_token = null, locked_by = null, lease_until = null, finished_at = ${now}, updated_at = ${now}
+          from unnest(${batch.map((w) => w.job.id)}::uuid[], ${batch.map((w) => w.job.leaseToken)}::uuid[], ${batch.map((w) => w.result)}::jsonb[]) as d(id, token, result)
+         where j.id = d.id and j.lease_token = d.token and j.state = 'running'
+        returning j.*),
+      ${outboxCtes('job.succeeded', now, this.options.deliverAttempts)}
+      select array(select id from moved) as ids, (select count(*) from delivery_jobs)::int as deliveries`.execute(this.db)
+    const row = rows[0]
+    if (row && row.deliveries > 0) this.options.wakeups?.notify('')
+    return new Set(row?.ids ?? [])
   }
 
   /** Default retry delay after attempt `attempt` failed. */
