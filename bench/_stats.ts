@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
 /** Small helpers shared by the benchmarks: timing and percentiles. */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
@@ -33,4 +36,16 @@ export function table(rows: Array<Record<string, string | number>>): string {
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)))
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] as number)).join(' | ')} |`
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(columns.map((c) => String(r[c]))))].join('\n')
+}
+
+/** The commit a benchmark ran on, marked when the work tree has uncommitted changes. */
+export function commitOf(): string {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() !== ''
+    return dirty ? `${commit} with uncommitted changes` : commit
+  } catch {
+    return 'unknown commit'
+  }
 }

@@ -41,7 +41,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ensureTemplate } from '../test/helpers/template.js'
-import { percentile, table } from './_stats.js'
+import { commitOf, percentile, table } from './_stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -784,16 +784,6 @@ function baselineSample(samples: MemorySample[], minutes: number): MemorySample 
 }
 
 // ---- the run -----------------------------------------------------------------------------------
-
-function commitOf(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim() !== ''
-    return dirty ? `${commit} with uncommitted changes` : commit
-  } catch {
-    return 'unknown commit'
-  }
-}
 
 function packageVersion(dir: string): string {
   try {

@@ -36,7 +36,6 @@
  *
  * It prints figures, and the issue's targets beside them; it never passes or fails.
  */
-import { execFileSync } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -54,7 +53,7 @@ import { LocalWakeups, PostgresWakeups, type Wakeups } from '../src/jobs/wakeups
 import { Worker } from '../src/jobs/worker.js'
 import { createLogger } from '../src/logger.js'
 import { ensureTemplate } from '../test/helpers/template.js'
-import { percentile, table } from './_stats.js'
+import { commitOf, percentile, table } from './_stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -583,16 +582,6 @@ function bossVersion(): string {
     return (JSON.parse(readFileSync(join(ROOT, 'node_modules/pg-boss/package.json'), 'utf8')) as { version: string }).version
   } catch {
     return 'not installed'
-  }
-}
-
-function commitOf(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim() !== ''
-    return dirty ? `${commit} with uncommitted changes` : commit
-  } catch {
-    return 'unknown commit'
   }
 }
 

@@ -154,3 +154,15 @@ export function toKeyResponse(row: ApiKeyRow) {
     status: row.revoked_at ? ('revoked' as const) : row.expires_at && row.expires_at.getTime() <= now ? ('expired' as const) : ('active' as const),
   }
 }
+
+/**
+ * The user named in a path, when the caller may act under it (itself, or any user for an
+ * admin). Anyone else gets the same 404 whether the user exists or not.
+ */
+export async function getOwnUser(ctx: { db: Executor; caller: Caller }, handle: string): Promise<UserRow> {
+  const normalized = normalizeHandle(handle)
+  const mayAct = isAdmin(ctx.caller) || isUser(ctx.caller, normalized)
+  const user = mayAct ? await q.findUserByHandle(ctx.db, normalized) : undefined
+  if (!user) throw errors.userNotFound(normalized)
+  return user
+}

@@ -110,12 +110,7 @@ export class JobQueue {
         .returningAll()
         .executeTakeFirst()
       if (!job) {
-        const existing = await executor
-          .selectFrom('jobs')
-          .selectAll()
-          .where('owner_id', '=', request.ownerId)
-          .where('idempotency_key', '=', request.idempotencyKey)
-          .executeTakeFirst()
+        const existing = await this.findByIdempotencyKey(request.ownerId, request.idempotencyKey, executor)
         if (existing) return { job: existing, created: false }
         // Deleted between the two statements (retention): add it after all.
         return this.enqueue(request, executor)
@@ -123,6 +118,11 @@ export class JobQueue {
     }
     if (executor === this.db) this.options.wakeups?.notify('')
     return { job, created: true }
+  }
+
+  /** The owner's job submitted with `key`, if any. */
+  findByIdempotencyKey(ownerId: number, key: string, executor: Executor = this.db): Promise<JobRow | undefined> {
+    return executor.selectFrom('jobs').selectAll().where('owner_id', '=', ownerId).where('idempotency_key', '=', key).executeTakeFirst()
   }
 
   /**

@@ -1,10 +1,10 @@
 import type { Executor } from '../db/database.js'
+import { getOwnUser as getOwnUserOf } from '../identity/service.js'
 import type { JobRow, JobState, UserRow } from '../db/tables.js'
 import { AppError, errors } from '../http/errors.js'
 import { checkBody } from '../http/validation.js'
-import { type Caller, isAdmin, isUser } from '../identity/caller.js'
+import type { Caller } from '../identity/caller.js'
 import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
-import { findUserByHandle } from '../identity/queries.js'
 import { SUBMITTABLE_TYPES } from './handlers/index.js'
 import type { JobQueue } from './queue.js'
 import type { Job, JobInput, JobSummary } from './schemas.js'
@@ -15,11 +15,7 @@ import type { Job, JobInput, JobSummary } from './schemas.js'
  * 404 of a user that does not exist.
  */
 export async function getJobOwner(db: Executor, caller: Caller, handle: string): Promise<UserRow> {
-  const normalized = normalizeHandle(handle)
-  const mayAct = isAdmin(caller) || isUser(caller, normalized)
-  const user = mayAct ? await findUserByHandle(db, normalized) : undefined
-  if (!user) throw errors.userNotFound(normalized)
-  return user
+  return getOwnUserOf({ db, caller }, handle)
 }
 
 export async function submitJob(db: Executor, queue: JobQueue, caller: Caller, owner: UserRow, input: JobInput) {
@@ -49,12 +45,7 @@ export async function submitJob(db: Executor, queue: JobQueue, caller: Caller, o
   // A known idempotency key answers with its job before the payload's references are checked
   // again: the retry of a submission must not fail because, say, the project filled up since.
   if (input.idempotency_key !== undefined) {
-    const existing = await db
-      .selectFrom('jobs')
-      .selectAll()
-      .where('owner_id', '=', owner.id)
-      .where('idempotency_key', '=', input.idempotency_key)
-      .executeTakeFirst()
+    const existing = await queue.findByIdempotencyKey(owner.id, input.idempotency_key)
     if (existing) return { job: existing, created: false }
   }
   const { total } = await type.check(db, owner, caller, input.payload)

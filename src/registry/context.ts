@@ -1,11 +1,11 @@
 import type { Executor } from '../db/database.js'
+import { getOwnUser as getOwnUserOf } from '../identity/service.js'
 import type { ModelFields, Prices, UserRow } from '../db/tables.js'
 import type { EgressPolicy } from '../egress/policy.js'
 import { endpointProblem } from '../egress/policy.js'
 import { AppError, errors } from '../http/errors.js'
-import { type Caller, isAdmin, isUser } from '../identity/caller.js'
-import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
-import { findUserByHandle } from '../identity/queries.js'
+import { type Caller, isAdmin } from '../identity/caller.js'
+import { SYSTEM_USER } from '../identity/handles.js'
 import type { Keyring } from '../secrets/keyring.js'
 import { findApiStandard } from './queries/api-standards.js'
 
@@ -24,11 +24,7 @@ export type AccessRole = 'owner' | 'admin' | 'editor' | 'reader'
  * admin). Anyone else gets the same 404 whether the user exists or not.
  */
 export async function getOwnUser(ctx: RegistryContext, handle: string): Promise<UserRow> {
-  const normalized = normalizeHandle(handle)
-  const mayAct = isAdmin(ctx.caller) || isUser(ctx.caller, normalized)
-  const user = mayAct ? await findUserByHandle(ctx.db, normalized) : undefined
-  if (!user) throw errors.userNotFound(normalized)
-  return user
+  return getOwnUserOf(ctx, handle)
 }
 
 /** Only the admin writes global (`_system`) resources. */

@@ -1,10 +1,10 @@
 import type { Executor } from '../db/database.js'
+import { getOwnUser as getOwnUserOf } from '../identity/service.js'
 import type { UserRow, WebhookDeliveryRow, WebhookEndpointRow } from '../db/tables.js'
 import { type EgressPolicy, endpointProblem } from '../egress/policy.js'
 import { AppError, errors } from '../http/errors.js'
-import { type Caller, isAdmin, isUser } from '../identity/caller.js'
-import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
-import { findUserByHandle } from '../identity/queries.js'
+import type { Caller } from '../identity/caller.js'
+import { SYSTEM_USER } from '../identity/handles.js'
 import type { JobQueue } from '../jobs/queue.js'
 import type { Keyring } from '../secrets/keyring.js'
 import { DELIVER_JOB_TYPE, JOB_EVENTS } from './outbox.js'
@@ -26,11 +26,7 @@ export interface WebhooksContext {
  * user that does not exist, whether it exists or not.
  */
 export async function getOwner(ctx: Pick<WebhooksContext, 'db' | 'caller'>, handle: string): Promise<UserRow> {
-  const normalized = normalizeHandle(handle)
-  const mayAct = isAdmin(ctx.caller) || isUser(ctx.caller, normalized)
-  const user = mayAct ? await findUserByHandle(ctx.db, normalized) : undefined
-  if (!user) throw errors.userNotFound(normalized)
-  return user
+  return getOwnUserOf(ctx, handle)
 }
 
 const endpointNotFound = (owner: string, id: string) =>

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { getOwnUser as getOwnUserOf } from '../../identity/service.js'
 import { Type } from 'typebox'
 import type { Executor } from '../../db/database.js'
 import type { UserRow } from '../../db/tables.js'
 import { AppError, errors } from '../../http/errors.js'
-import { type Caller, isAdmin, isUser } from '../../identity/caller.js'
-import { normalizeHandle, SYSTEM_USER } from '../../identity/handles.js'
-import { findUserByHandle } from '../../identity/queries.js'
+import { type Caller, isAdmin } from '../../identity/caller.js'
+import { SYSTEM_USER } from '../../identity/handles.js'
 import type { LimitEnforcer } from './enforcer.js'
 import * as q from './queries.js'
 import * as s from './schemas.js'
@@ -16,11 +16,7 @@ import * as s from './schemas.js'
  * with a smaller budget). Anyone else gets the 404 of a user that does not exist.
  */
 async function getOwnUser(db: Executor, caller: Caller, handle: string): Promise<UserRow> {
-  const normalized = normalizeHandle(handle)
-  const mayAct = isAdmin(caller) || isUser(caller, normalized)
-  const user = mayAct ? await findUserByHandle(db, normalized) : undefined
-  if (!user) throw errors.userNotFound(normalized)
-  return user
+  return getOwnUserOf({ db, caller }, handle)
 }
 
 async function getOwnKey(db: Executor, caller: Caller, handle: string, pathKeyId: string) {

@@ -1,9 +1,9 @@
 import type { Executor } from '../../db/database.js'
+import { getOwnUser as getOwnUserOf } from '../../identity/service.js'
 import type { ModelKind, UserRow } from '../../db/tables.js'
 import { AppError, errors, type ValidationIssue } from '../../http/errors.js'
-import { type Caller, isAdmin, isUser } from '../../identity/caller.js'
+import type { Caller } from '../../identity/caller.js'
 import { normalizeHandle, SYSTEM_USER } from '../../identity/handles.js'
-import { findUserByHandle } from '../../identity/queries.js'
 import * as q from './queries.js'
 import type { Route, RouteInput } from './schemas.js'
 
@@ -21,11 +21,7 @@ export interface RouteContext {
 const routeNotFound = (owner: string, handle: string) => new AppError('not_found', `route ${owner}/${handle} not found`)
 
 async function getOwnUser(ctx: RouteContext, handle: string): Promise<UserRow> {
-  const normalized = normalizeHandle(handle)
-  const mayAct = isAdmin(ctx.caller) || isUser(ctx.caller, normalized)
-  const user = mayAct ? await findUserByHandle(ctx.db, normalized) : undefined
-  if (!user) throw errors.userNotFound(normalized)
-  return user
+  return getOwnUserOf(ctx, handle)
 }
 
 interface ResolvedTarget {
