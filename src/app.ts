@@ -8,7 +8,8 @@ import type { Config } from './config.js'
 import type { Database } from './db/database.js'
 import { healthRoutes } from './health/routes.js'
 import { installAuth } from './http/auth.js'
-import { installErrorHandling } from './http/problem.js'
+import { installInputGuard } from './http/input-guard.js'
+import { frameworkErrorOptions, installErrorHandling } from './http/problem.js'
 import { RequestLog } from './http/request-log.js'
 import { Problem } from './http/schemas.js'
 import { installValidation } from './http/validation.js'
@@ -20,7 +21,7 @@ import { jobRoutes } from './jobs/routes.js'
 import { startJobSystem } from './jobs/runtime.js'
 import { webhookRoutes } from './webhooks/routes.js'
 import { createGateway } from './gateway/gateway.js'
-import { gatewayRoutes } from './gateway/http.js'
+import { gatewayErrorEnvelopes, gatewayRoutes } from './gateway/http.js'
 import { gatewayManagementRoutes } from './gateway/plugin.js'
 import { ProjectLookup } from './projects/lookup.js'
 import { projectRoutes } from './projects/routes.js'
@@ -67,18 +68,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    ...frameworkErrorOptions(gatewayErrorEnvelopes),
   })
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
   installValidation(app)
-  installErrorHandling(app)
-  app.addContentTypeParser(
-    ['application/merge-patch+json'],
-    { parseAs: 'string' },
-    app.getDefaultJsonParser('error', 'error'),
-  )
+  installErrorHandling(app, gatewayErrorEnvelopes)
+  installInputGuard(app)
   app.addSchema(Problem)
 
   if (config.corsOrigins.length > 0) {

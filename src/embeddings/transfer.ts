@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream'
 import { AppError } from '../http/errors.js'
+import { findJsonProblem } from '../http/input-guard.js'
 import { checkBody } from '../http/validation.js'
 import type { ProjectView } from '../projects/queries.js'
 import { computeMissingVectors, type Embedder, hasVector, missingVectorAndText } from './computed.js'
@@ -156,7 +157,8 @@ export async function importLines(
       }
       if (parsed !== undefined) {
         const textId = typeof (parsed as { text_id?: unknown })?.text_id === 'string' ? (parsed as { text_id: string }).text_id : null
-        const issues = checkBody(EmbeddingInput, parsed)
+        const unclean = findJsonProblem(parsed, 'body')
+        const issues = unclean ? [unclean] : checkBody(EmbeddingInput, parsed)
         const missing = issues.length === 0 ? missingVectorAndText(parsed as EmbeddingInput) : null
         const problem = issues.length === 0 && missing === null ? checkRecord(project, parsed as EmbeddingInput) : null
         if (issues.length > 0) fail(line.number, textId, issues.map((i) => `${i.location.replace(/^body\.?/, '') || 'record'}: ${i.message}`).join('; '))

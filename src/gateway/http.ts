@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AppError } from '../http/errors.js'
-import { toAppError } from '../http/problem.js'
+import { type ErrorEnvelope, envelopeFor, toAppError } from '../http/problem.js'
 import { messagesToChat } from './anthropic-ingress.js'
 import type { GatewayDeps } from './call.js'
 import { gatewayCaller } from './call.js'
@@ -60,6 +60,16 @@ const EmbeddingsRequest = Type.Object(
 )
 
 /**
+ * Where the gateway's SDK clients call, and the envelope each expects errors in. Also used
+ * for what no route sees (an unknown path under them, a URL that does not decode).
+ */
+export const gatewayErrorEnvelopes: ErrorEnvelope[] = [
+  { paths: ['/v1/messages', '/v1/messages/*'], contentType: 'application/json; charset=utf-8', render: anthropicErrorBody },
+  // `/v1/embeddings/{user}/{project}` is the embeddings store, not OpenAI's endpoint.
+  { paths: ['/v1/chat/*', '/v1/embeddings', '/v1/models', '/v1/models/*', '/v1/completions'], contentType: 'application/json; charset=utf-8', render: openAiErrorBody },
+]
+
+/**
  * The provider-compatible endpoints. They answer errors in the envelope their clients' SDKs
  * parse (OpenAI's `{"error": {...}}`, Anthropic's `{"type": "error", ...}`), not as problem
  * JSON, and they are marked read-only so a call does not clear the server's lookup caches.
@@ -72,8 +82,8 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: GatewayDeps; db: Executor
     }
     if (reply.sent || reply.raw.headersSent) return
     if (problem.headers) reply.headers(problem.headers)
-    const anthropic = request.url.startsWith('/v1/messages')
-    return reply.code(problem.status).send(anthropic ? anthropicErrorBody(problem, request.id) : openAiErrorBody(problem, request.id))
+    const envelope = envelopeFor(gatewayErrorEnvelopes, request.url)
+    return reply.code(problem.status).type(envelope.contentType).send(envelope.render(problem, request.id))
   })
   const config = { readOnly: true }
 

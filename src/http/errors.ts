@@ -3,7 +3,7 @@
  * the `detail` text may improve. `docs/errors.md` lists every code (a test keeps the two in
  * step in both directions).
  */
-export type HttpErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504
+export type HttpErrorStatus = 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 415 | 422 | 429 | 431 | 500 | 502 | 503 | 504
 
 export const ERROR_CATALOGUE = {
   invalid_json: { status: 400, title: 'Bad Request' },
@@ -38,6 +38,7 @@ export const ERROR_CATALOGUE = {
   webhook_endpoint_not_found: { status: 404, title: 'Not Found' },
   webhook_delivery_not_found: { status: 404, title: 'Not Found' },
   method_not_allowed: { status: 405, title: 'Method Not Allowed' },
+  request_timeout: { status: 408, title: 'Request Timeout' },
   conflict: { status: 409, title: 'Conflict' },
   email_taken: { status: 409, title: 'Conflict' },
   api_standard_in_use: { status: 409, title: 'Conflict' },
@@ -50,6 +51,7 @@ export const ERROR_CATALOGUE = {
   validation_failed: { status: 422, title: 'Unprocessable Entity' },
   rate_limited: { status: 429, title: 'Too Many Requests' },
   budget_exceeded: { status: 429, title: 'Too Many Requests' },
+  headers_too_large: { status: 431, title: 'Request Header Fields Too Large' },
   internal_error: { status: 500, title: 'Internal Server Error' },
   upstream_error: { status: 502, title: 'Bad Gateway' },
   upstream_unavailable: { status: 503, title: 'Service Unavailable' },

@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject, type Options } from 'ajv'
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifyInstance } from 'fastify'
 import type { ValidationIssue } from './errors.js'
@@ -22,16 +22,44 @@ export function installValidation(app: FastifyInstance) {
   const bodyAjv = withFormats(new Ajv({ ...common, coerceTypes: false }))
   const paramsAjv = withFormats(new Ajv({ ...common, coerceTypes: 'array' }))
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    httpPart === 'body' ? bodyAjv.compile(schema) : paramsAjv.compile(schema),
+    httpPart === 'body' ? bodyAjv.compile(withFiniteBounds(schema)) : paramsAjv.compile(withFiniteBounds(schema)),
   )
+}
+
+/**
+ * A copy of `schema` in which every integer without bounds is held to the safe integers and
+ * every number to the finite ones. Ajv's coercion turns `limit=Infinity`, `1e400` and
+ * `99999999999999999999` into numbers that pass a bare `integer` and then overflowed a
+ * `bigint` in PostgreSQL (500); a JSON body may carry `1e20` the same way. Bounds the schema
+ * sets itself are kept.
+ */
+export function withFiniteBounds<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map(withFiniteBounds) as T
+  if (schema === null || typeof schema !== 'object') return schema
+  const copy: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(schema)) copy[key] = withFiniteBounds(value)
+  const types = Array.isArray(copy.type) ? copy.type : [copy.type]
+  const limit = types.includes('integer') ? Number.MAX_SAFE_INTEGER : types.includes('number') ? Number.MAX_VALUE : null
+  if (limit !== null) {
+    copy['x-finite'] = true
+    if (copy.maximum === undefined && copy.exclusiveMaximum === undefined) copy.maximum = limit
+    if (copy.minimum === undefined && copy.exclusiveMinimum === undefined) copy.minimum = -limit
+  }
+  return copy as T
 }
 
 function withFormats(ajv: Ajv): Ajv {
   ;(addFormats as unknown as (ajv: Ajv) => Ajv)(ajv)
+  // Ajv checks `minimum`/`maximum` only on finite numbers, and its coercion turns "Infinity"
+  // and "1e400" into Infinity: this keyword refuses what the bounds let through.
+  // (No `type: 'number'` on the keyword: Ajv runs number keywords only on finite numbers.)
+  ajv.addKeyword({ keyword: 'x-finite', schemaType: 'boolean', errors: false, validate: (_: boolean, data: unknown) => typeof data !== 'number' || Number.isFinite(data) })
   return ajv
 }
 
 let standalone: Ajv | undefined
+/** Ajv caches by schema object; the bounded copy is a new object, so the cache is ours. */
+const compiledBodies = new WeakMap<object, ValidateFunction>()
 
 /**
  * Checks a value against a request-body schema outside a request (the CLI, PATCH results),
@@ -39,7 +67,11 @@ let standalone: Ajv | undefined
  */
 export function checkBody(schema: object, value: unknown): ValidationIssue[] {
   standalone ??= withFormats(new Ajv({ ...common, coerceTypes: false }))
-  const validate = standalone.compile(schema)
+  let validate = compiledBodies.get(schema)
+  if (!validate) {
+    validate = standalone.compile(withFiniteBounds(schema))
+    compiledBodies.set(schema, validate)
+  }
   return validate(value) ? [] : toValidationIssues(validate.errors ?? [], 'body')
 }
 
@@ -63,12 +95,28 @@ function describeAlternatives(alternatives: unknown): string {
   return `must be ${names.join(' or ')}`
 }
 
+/**
+ * Fields whose values are secrets (a provider's `api_key`, a webhook `secret`, a password):
+ * an error about them never repeats the value, not even part of it.
+ */
+const SECRET_FIELD = /(^|_)(api_key|apikey|secret|password|token|authorization|key)$/i
+
+export const isSecretLocation = (location: string) => SECRET_FIELD.test(location.split(/[.[\]]/).filter(Boolean).pop() ?? '')
+
 function toIssue(error: ErrorObject, part: string): ValidationIssue {
+  const issue = describeIssue(error, part)
+  if ('value' in issue && isSecretLocation(issue.location)) delete issue.value
+  return issue
+}
+
+function describeIssue(error: ErrorObject, part: string): ValidationIssue {
   const path = part + pointerToPath(error.instancePath)
   const custom = (error.parentSchema as Record<string, unknown> | undefined)?.['x-error']
   switch (error.keyword) {
     case 'required':
       return { message: `expected required property ${(error.params as { missingProperty: string }).missingProperty} to be present`, location: path }
+    case 'x-finite':
+      return { message: 'must be a finite number', location: path, ...echo(String(error.data)) }
     case 'additionalProperties':
       return { message: 'unexpected property', location: `${path}.${(error.params as { additionalProperty: string }).additionalProperty}` }
     case 'anyOf':

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import { LRUCache } from 'lru-cache'
+import { findJsonProblem } from '../http/input-guard.js'
 
 /**
  * Project metadata schemas: JSON Schema (draft-07; a `$schema` naming draft-04 or draft-06 is
@@ -41,6 +42,9 @@ export function parseMetadataSchemaInput(input: unknown): { schema: object | nul
     } catch {
       return { problem: 'is not valid JSON' }
     }
+    // An object body was checked by the input guard; the text inside a string was not.
+    const issue = findJsonProblem(schema, 'metadataScheme')
+    if (issue) return { problem: `${issue.message} (at ${issue.location})` }
   }
   const compiledSchema = compileMetadataSchema(schema)
   if ('problem' in compiledSchema) return { problem: `is not a valid JSON Schema: ${compiledSchema.problem}` }
