@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net'
+import ipaddr from 'ipaddr.js'
 
 /**
  * Which URLs given by users llmbase may send requests to. Endpoints of LLM services (and,
@@ -21,26 +22,40 @@ export interface EgressPolicy {
   allowedRanges: BlockList
 }
 
-const PRIVATE_RANGES: Array<[string, number, 'ipv4' | 'ipv6']> = [
-  ['0.0.0.0', 8, 'ipv4'], // "this network"
-  ['10.0.0.0', 8, 'ipv4'],
-  ['100.64.0.0', 10, 'ipv4'], // carrier-grade NAT
-  ['127.0.0.0', 8, 'ipv4'],
-  ['169.254.0.0', 16, 'ipv4'], // link-local, cloud metadata services
-  ['172.16.0.0', 12, 'ipv4'],
-  ['192.0.0.0', 24, 'ipv4'],
-  ['192.168.0.0', 16, 'ipv4'],
-  ['198.18.0.0', 15, 'ipv4'], // benchmarking
-  ['224.0.0.0', 3, 'ipv4'], // multicast and reserved
-  ['::', 128, 'ipv6'],
-  ['::1', 128, 'ipv6'],
-  ['fc00::', 7, 'ipv6'], // unique local
-  ['fe80::', 10, 'ipv6'], // link-local
-  ['ff00::', 8, 'ipv6'], // multicast
-]
+/**
+ * Special-purpose ranges come from ipaddr.js, which follows IANA's registries: an address is
+ * public only when it classifies as plain `unicast`; loopback, private, link-local (cloud
+ * metadata at 169.254.169.254), carrier-grade NAT, reserved, multicast, documentation and the
+ * rest are private. Our hand-kept table before it missed the IPv6 forms below.
+ */
+const isPublicUnicast = (address: ipaddr.IPv4 | ipaddr.IPv6) => address.range() === 'unicast'
 
-const privateAddresses = new BlockList()
-for (const [address, prefix, family] of PRIVATE_RANGES) privateAddresses.addSubnet(address, prefix, family)
+/**
+ * The IPv4 address an IPv6 address carries, where the network would deliver to it:
+ * IPv4-mapped `::ffff:a.b.c.d`, SIIT `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::/96` (RFC 6052: on
+ * a NAT64 network `[64:ff9b::a9fe:a9fe]` reaches 169.254.169.254), 6to4 `2002:AABB:CCDD::/48`
+ * and the deprecated IPv4-compatible `::a.b.c.d`. Null when there is none.
+ */
+function embeddedIpv4(address: ipaddr.IPv6): ipaddr.IPv4 | null {
+  const parts = address.parts
+  const fromWords = (high: number, low: number) => new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff])
+  const range = address.range()
+  if (range === 'ipv4Mapped') return address.toIPv4Address()
+  if (range === 'rfc6145' || range === 'rfc6052') return fromWords(parts[6] as number, parts[7] as number)
+  if (range === '6to4') return fromWords(parts[1] as number, parts[2] as number)
+  const compatible = parts.slice(0, 6).every((part) => part === 0) && (parts[6] !== 0 || (parts[7] as number) > 1)
+  return compatible ? fromWords(parts[6] as number, parts[7] as number) : null
+}
+
+/**
+ * IPv6 ranges refused outright although ipaddr.js may call parts of them unicast: Teredo
+ * (`2001::/32`) tunnels to an IPv4 address we cannot judge from the outside, and the local-use
+ * NAT64 prefix `64:ff9b:1::/48` (RFC 8215) embeds IPv4 at a position only its operator knows.
+ */
+const ALWAYS_PRIVATE_V6: Array<[ipaddr.IPv6, number]> = [
+  [ipaddr.IPv6.parse('2001::'), 32],
+  [ipaddr.IPv6.parse('64:ff9b:1::'), 48],
+]
 
 /** Names that can only mean this machine or a private network. */
 const PRIVATE_NAME = /(^localhost$|\.localhost$|\.local$|\.internal$|\.lan$|\.home\.arpa$)/
@@ -76,13 +91,15 @@ export function parseEgressPolicy(entries: readonly string[]): { policy: EgressP
   return { policy: { allowAllPrivate, allowedHosts, allowedRanges }, problems }
 }
 
-export const isPrivateAddress = (address: string): boolean => {
-  const family = isIP(address)
-  if (family === 0) return false
-  // An IPv4 address written as IPv6 (::ffff:10.0.0.1) is judged as IPv4.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
-  if (mapped) return privateAddresses.check(mapped[1] as string, 'ipv4')
-  return privateAddresses.check(address, family === 4 ? 'ipv4' : 'ipv6')
+export const isPrivateAddress = (text: string): boolean => {
+  if (!ipaddr.isValid(text)) return false
+  const address = ipaddr.parse(text)
+  if (address.kind() === 'ipv4') return !isPublicUnicast(address)
+  const v6 = address as ipaddr.IPv6
+  if (ALWAYS_PRIVATE_V6.some((range) => v6.match(range))) return true
+  const v4 = embeddedIpv4(v6)
+  if (v4) return !isPublicUnicast(v4)
+  return !isPublicUnicast(v6)
 }
 
 function isAllowedAddress(policy: EgressPolicy, address: string): boolean {
@@ -104,7 +121,8 @@ export function endpointProblem(url: string, policy: EgressPolicy): string | nul
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'must be an http or https URL'
   if (parsed.username || parsed.password) return 'must not contain credentials; set api_key instead'
-  const host = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  // `localhost.` is `localhost`: a trailing dot only makes a name fully qualified.
+  const host = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.+$/, '')
   if (policy.allowedHosts.has(host)) return null
   if (isIP(host)) {
     if (isPrivateAddress(host) && !isAllowedAddress(policy, host)) {

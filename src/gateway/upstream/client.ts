@@ -48,7 +48,7 @@ function guardedLookup(policy: EgressPolicy) {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, [])
       const list = addresses as LookupAddress[]
-      const allowed = policy.allowAllPrivate || policy.allowedHosts.has(hostname.toLowerCase())
+      const allowed = policy.allowAllPrivate || policy.allowedHosts.has(hostname.toLowerCase().replace(/\.+$/, ''))
         ? list
         : list.filter((entry) => !isPrivateAddress(entry.address) || policy.allowedRanges.check(entry.address, entry.family === 6 ? 'ipv6' : 'ipv4'))
       if (allowed.length === 0) {
