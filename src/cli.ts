@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import type { Logger } from 'pino'
 import { rmSync } from 'node:fs'
 import { type Config, ConfigError, type ConfigFlags, loadConfig } from './config.js'
-import { describeGeneratedSecrets, generateSecret, type ResolvedSecrets, resolveSecrets, writeSecretFile } from './data-folder.js'
+import { announceGeneratedSecrets, generateSecret, type ResolvedSecrets, resolveSecrets, writeSecretFile } from './data-folder.js'
 import { type Database, openDatabase } from './db/database.js'
 import { createKeyring, type Keyring } from './secrets/keyring.js'
 import { checkSecrets, importPlaintextSecrets, rotateSecrets } from './secrets/maintenance.js'
@@ -41,7 +41,6 @@ databaseOptions(
   const config = loadConfig({ flags })
   const logger = createLogger({ level: config.logLevel })
   const server = await startServer(config, logger, { runWorkers: flags.workers })
-  if (server.secrets.generated.length > 0) process.stdout.write(describeGeneratedSecrets(server.secrets.generated))
   runUntilSignalled(logger, server, 'finishing in-flight requests', 'llmbase')
 })
 
@@ -229,7 +228,7 @@ async function withDatabase(
   const config = loadConfig({ flags: { logLevel: 'warn', ...flags } })
   const logger: Logger = createLogger({ level: config.logLevel, destination: process.stderr as never })
   const secrets = resolveSecrets(config)
-  if (secrets.generated.length > 0) process.stdout.write(describeGeneratedSecrets(secrets.generated))
+  announceGeneratedSecrets(secrets.generated, { logger })
   const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
   const database = options.migrate
     ? await openMigratedDatabase(config, logger)

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
@@ -144,7 +145,31 @@ function readSecretFile(path: string): string | undefined {
   }
 }
 
-/** The text shown once when secrets were generated. Written to the terminal, never to the log. */
+/**
+ * Tells the operator about secrets generated on a first start, without putting them in the
+ * log stream: a captured log (a file, journald, `docker logs`) must never hold the admin key
+ * or the encryption key. On a terminal (stderr is a TTY) the values are shown once, on
+ * stderr, which is not where the JSON log goes; otherwise only the files that hold them
+ * (mode 0600) are named, in the log.
+ */
+export function announceGeneratedSecrets(
+  generated: ResolvedSecrets['generated'],
+  options: { logger: Pick<Logger, 'warn'>; terminal?: NodeJS.WriteStream },
+): void {
+  if (generated.length === 0) return
+  const terminal = options.terminal ?? process.stderr
+  if (terminal.isTTY) {
+    terminal.write(describeGeneratedSecrets(generated))
+    return
+  }
+  options.logger.warn(
+    { generated: generated.map((secret) => ({ name: secret.name, file: secret.file })) },
+    `generated ${generated.map((secret) => secret.name).join(' and ')}; the values are in the files named here (mode 0600), never in the log` +
+      (generated.some((secret) => secret.name === 'ENCRYPTION_KEY') ? '; back up the encryption key' : ''),
+  )
+}
+
+/** The text shown once on a terminal when secrets were generated. */
 export function describeGeneratedSecrets(generated: ResolvedSecrets['generated']): string {
   const lines = ['', '================ llmbase: new secrets ================']
   for (const secret of generated) {

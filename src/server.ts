@@ -4,7 +4,7 @@ import { buildApp } from './app.js'
 import type { Config } from './config.js'
 import { type Database, openDatabase } from './db/database.js'
 import { migrateUp } from './db/migrate.js'
-import { resolveSecrets, type ResolvedSecrets } from './data-folder.js'
+import { announceGeneratedSecrets, resolveSecrets, type ResolvedSecrets } from './data-folder.js'
 import { createKeyring } from './secrets/keyring.js'
 import { pgvectorSessionSettings } from './vectors/pgvector/engine.js'
 import { chooseEngine } from './vectors/select.js'
@@ -47,6 +47,7 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
  */
 export async function startWorkerProcess(config: Config, logger: Logger, options: { concurrency?: number } = {}) {
   const secrets = resolveSecrets(config)
+  announceGeneratedSecrets(secrets.generated, { logger })
   const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
   const database = await openMigratedDatabase(config, logger)
   try {
@@ -79,6 +80,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
 /** Everything `llmbase serve` does before it waits for signals; tests call it too. */
 export async function startServer(config: Config, logger: Logger, options: { keyUsageFlushMs?: number; runWorkers?: boolean } = {}): Promise<RunningServer> {
   const secrets = resolveSecrets(config)
+  announceGeneratedSecrets(secrets.generated, { logger })
   const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
   const database = await openMigratedDatabase(config, logger)
   let app: FastifyInstance

@@ -62,8 +62,11 @@ describe('the llmbase command', () => {
     const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim()
     const encryptionKey = readFileSync(join(dataDir, 'encryption.key'), 'utf8').trim()
     assert.ok(adminKey.length >= 32 && encryptionKey.length >= 32)
-    assert.ok(first.stdout.includes(`LLMBASE_ADMIN_KEY=${adminKey}`), 'the generated admin key is printed')
-    assert.match(first.stdout, /Back up the encryption key/)
+    for (const secret of [adminKey, encryptionKey]) {
+      assert.ok(!first.stdout.includes(secret) && !first.stderr.includes(secret), 'without a terminal, generated secrets are not printed')
+    }
+    assert.ok(first.stderr.includes(join(dataDir, 'admin.key')), 'the log names the file that holds the admin key')
+    assert.match(first.stderr, /back up the encryption key/)
     for (const file of ['admin.key', 'encryption.key']) assert.equal(statSync(join(dataDir, file)).mode & 0o777, 0o600, file)
     assert.equal(statSync(dataDir).mode & 0o777, 0o700)
     const aliceKey = /API key \(shown only once\): (llmb_\S+)/.exec(first.stdout)?.[1]
@@ -71,7 +74,7 @@ describe('the llmbase command', () => {
 
     const second = await runCli(['users', 'create', 'bob', '--email', 'bob@example.org'], env)
     assert.equal(second.code, 0, second.stderr)
-    assert.ok(!second.stdout.includes('LLMBASE_ADMIN_KEY='), 'secrets are printed only on the first start')
+    assert.ok(!second.stderr.includes('admin.key'), 'secrets are announced only when they are generated')
 
     const duplicate = await runCli(['users', 'create', 'ALICE', '--email', 'other@example.org'], env)
     assert.equal(duplicate.code, 1)
@@ -100,6 +103,31 @@ describe('the llmbase command', () => {
     const status = await runCli(['migrate', 'status'], env)
     assert.equal(status.code, 0, status.stderr)
     assert.match(status.stdout, /0001_identity\s+applied \d{4}-/)
+  })
+
+  it('never writes a generated secret to the log stream, from the first start on', async () => {
+    const dataDir = await freshDataDir()
+    const server = await spawnServer({ LLMBASE_DATA_DIR: dataDir, LOG_LEVEL: 'trace' })
+    try {
+      const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim()
+      const encryptionKey = readFileSync(join(dataDir, 'encryption.key'), 'utf8').trim()
+      const request = requester(server.url, adminKey)
+      const created = await request('PUT', '/v1/users/carol', { body: { user_handle: 'carol', email: 'carol@example.org' } })
+      assert.equal(created.status, 201)
+      const carol = requester(server.url, created.body.vdb_key)
+      await carol('PUT', '/v1/llm-instances/carol/emb', { body: { endpoint: 'https://api.openai.com/v1/embeddings', model: 'm', dimensions: 3, api_key: 'sk-carol-provider-secret-123' } })
+      await carol('GET', '/v1/users/carol', { headers: { 'x-api-key': created.body.vdb_key } })
+      const everything = server.output() + server.errors()
+      for (const secret of [adminKey, encryptionKey, created.body.vdb_key, 'sk-carol-provider-secret-123']) {
+        assert.ok(!everything.includes(secret), `a secret (${secret.slice(0, 8)}…) is in the output`)
+      }
+      const announcement = server.output().split('\n').filter(Boolean).map((line) => JSON.parse(line)).find((line) => line.generated)
+      assert.deepEqual(announcement?.generated.map((entry: { name: string }) => entry.name), ['LLMBASE_ADMIN_KEY', 'ENCRYPTION_KEY'])
+      assert.equal(announcement.generated[0].file, join(dataDir, 'admin.key'))
+    } finally {
+      killGroup(server, 'SIGTERM')
+      await server.exited
+    }
   })
 
   it('starts within 5 seconds on an existing data folder and finishes in-flight requests on SIGTERM', async () => {

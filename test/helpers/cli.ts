@@ -38,8 +38,10 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd = R
 export interface ServerProcess {
   child: ChildProcess
   url: string
-  /** Everything written to stdout so far (JSON log lines and the one-time secrets banner). */
+  /** Everything written to stdout so far (the JSON log). */
   output(): string
+  /** Everything written to stderr so far. */
+  errors(): string
   /** Resolves with the exit code when the process ends. */
   exited: Promise<number | null>
   /** Milliseconds from spawn to the "listening" log line. */
@@ -85,7 +87,7 @@ async function spawnCli(args: string[], env: Record<string, string>, readyMessag
       reject(new Error(`llmbase ${args[0]} exited with ${code} before it was ready:\n${output}\n${errors}`))
     })
   })
-  return { child, url, output: () => output, exited, startupMs: performance.now() - started }
+  return { child, url, output: () => output, errors: () => errors, exited, startupMs: performance.now() - started }
 }
 
 /** Kills the server and everything it started (its database process) at once. */
