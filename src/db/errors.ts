@@ -38,3 +38,20 @@ export function isConnectionError(error: unknown): boolean {
     /Connection terminated|Client has encountered a connection error/.test(message)
   )
 }
+
+/**
+ * Runs a "find, then update or insert" once more when its insert lost a race: two PUTs of
+ * one new handle both find nothing, the second insert hits the unique key. Running again
+ * finds the first writer's row and updates it, so concurrent PUTs all succeed and the last
+ * writer wins, as one after another they would (20 at once gave 19 × 409 before). `run` must
+ * own its transaction, if it has one: a failed statement has aborted it.
+ */
+export async function retryOnUniqueViolation<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run()
+    } catch (error) {
+      if (attempt >= attempts || !isPgError(error, SQLSTATE.uniqueViolation)) throw error
+    }
+  }
+}

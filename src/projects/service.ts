@@ -1,3 +1,4 @@
+import { retryOnUniqueViolation } from '../db/errors.js'
 import type { Executor } from '../db/database.js'
 import { AppError, errors } from '../http/errors.js'
 import { applyMergePatch, withoutReadOnly } from '../http/merge-patch.js'
@@ -63,7 +64,10 @@ export async function getVisibleProject(ctx: Pick<ProjectsContext, 'db' | 'calle
 /** 403 unless the caller's role is one of `allowed`. */
 export function requireProjectRole(role: ProjectRole, allowed: readonly ProjectRole[], project: q.ProjectView, action: string) {
   if (allowed.includes(role)) return
-  if (role === 'public') throw errors.unauthorized()
+  // A valid key that is no member of a public project: it can see the project, so 403 (it was
+  // 401 "authentication failed", which sent users hunting for a key problem). Anonymous callers
+  // never get here: every route that changes a project requires a key.
+  if (role === 'public') throw errors.forbidden(`project ${project.owner}/${project.handle} is public to read; only its owner, editors and admins may ${action}`)
   throw errors.forbidden(`a ${role} of project ${project.owner}/${project.handle} may not ${action}`)
 }
 
@@ -76,9 +80,10 @@ async function resolveInstance(db: Executor, owner: UserRow, input: ProjectInput
   const instanceOwner = normalizeHandle(second !== undefined ? (first as string) : (input.instance_owner ?? owner.handle))
   const handle = normalizeHandle(second ?? (first as string))
   const instance = await findInstance(db, instanceOwner, handle, owner.id)
-  if (!instance) throw new AppError('instance_not_found', `LLM Service Instance ${handle} owned by ${instanceOwner} not found`)
-  if (instance.owner_id !== owner.id && !instance.share_role) {
-    throw errors.forbidden(`user ${owner.handle} may not use instance ${instanceOwner}/${handle}: it is not shared with ${owner.handle}`)
+  // An instance the owner may not use answers exactly like a missing one: a 403 "not shared"
+  // told any user which private instances exist.
+  if (!instance || (instance.owner_id !== owner.id && !instance.share_role)) {
+    throw new AppError('instance_not_found', `LLM Service Instance ${handle} owned by ${instanceOwner} not found`)
   }
   if (instance.kind !== 'embedding' || instance.dimensions === null) {
     throw new AppError('bad_request', `instance ${instanceOwner}/${handle} is a chat model; a project needs an embedding model`)
@@ -86,7 +91,11 @@ async function resolveInstance(db: Executor, owner: UserRow, input: ProjectInput
   return instance
 }
 
-export async function putProject(ctx: ProjectsContext, ownerHandle: string, pathHandle: string | undefined, input: ProjectInput) {
+/** Creates or replaces a project. Concurrent PUTs of one handle all succeed; the last writer wins. */
+export const putProject = (ctx: ProjectsContext, ownerHandle: string, pathHandle: string | undefined, input: ProjectInput) =>
+  retryOnUniqueViolation(() => putProjectOnce(ctx, ownerHandle, pathHandle, input))
+
+async function putProjectOnce(ctx: ProjectsContext, ownerHandle: string, pathHandle: string | undefined, input: ProjectInput) {
   const handle = normalizeHandle(input.project_handle)
   if (pathHandle !== undefined && normalizeHandle(pathHandle) !== handle) {
     throw errors.handleMismatch('project', normalizeHandle(pathHandle), handle)

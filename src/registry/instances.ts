@@ -1,3 +1,4 @@
+import { retryOnUniqueViolation } from '../db/errors.js'
 import { AppError, errors } from '../http/errors.js'
 import { applyMergePatch, withoutReadOnly } from '../http/merge-patch.js'
 import { checkBody } from '../http/validation.js'
@@ -68,7 +69,11 @@ function sealKey(keyring: Keyring, apiKey: string | null | undefined) {
   return seal(keyring, apiKey, API_KEY_CONTEXT)
 }
 
-export async function putInstance(ctx: RegistryContext, ownerHandle: string, pathHandle: string | undefined, input: InstanceInput) {
+/** Creates or replaces an instance (PUT, and POST with the handle in the body). Concurrent PUTs of one handle all succeed; the last writer wins. */
+export const putInstance = (ctx: RegistryContext, ownerHandle: string, pathHandle: string | undefined, input: InstanceInput) =>
+  retryOnUniqueViolation(() => putInstanceOnce(ctx, ownerHandle, pathHandle, input))
+
+async function putInstanceOnce(ctx: RegistryContext, ownerHandle: string, pathHandle: string | undefined, input: InstanceInput) {
   const handle = normalizeHandle(input.instance_handle)
   if (pathHandle !== undefined && normalizeHandle(pathHandle) !== handle) {
     throw errors.handleMismatch('instance', normalizeHandle(pathHandle), handle)

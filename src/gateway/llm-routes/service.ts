@@ -1,3 +1,4 @@
+import { retryOnUniqueViolation } from '../../db/errors.js'
 import type { Executor } from '../../db/database.js'
 import { getOwnUser as getOwnUserOf } from '../../identity/service.js'
 import type { ModelKind, UserRow } from '../../db/tables.js'
@@ -65,7 +66,11 @@ async function resolveTargets(db: Executor, owner: UserRow, targets: RouteInput[
   return resolved
 }
 
-export async function putRoute(ctx: RouteContext, ownerHandle: string, pathHandle: string, input: RouteInput) {
+/** Creates or replaces a route with its targets. Concurrent PUTs of one handle all succeed; the last writer wins. */
+export const putRoute = (ctx: RouteContext, ownerHandle: string, pathHandle: string, input: RouteInput) =>
+  retryOnUniqueViolation(() => putRouteOnce(ctx, ownerHandle, pathHandle, input))
+
+async function putRouteOnce(ctx: RouteContext, ownerHandle: string, pathHandle: string, input: RouteInput) {
   const handle = normalizeHandle(input.route_handle)
   if (normalizeHandle(pathHandle) !== handle) throw errors.handleMismatch('route', normalizeHandle(pathHandle), handle)
   const owner = await getOwnUser(ctx, ownerHandle)
