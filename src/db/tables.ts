@@ -15,6 +15,8 @@ export interface Tables {
   llm_instance_shares: LlmInstanceSharesTable
   projects: ProjectsTable
   project_shares: ProjectSharesTable
+  pending_shares: PendingSharesTable
+  project_transfer_offers: ProjectTransferOffersTable
   embeddings: EmbeddingsTable
   embedding_deletions: EmbeddingDeletionsTable
   vector_indexes: VectorIndexesTable
@@ -165,6 +167,25 @@ export interface ProjectSharesTable {
   user_id: number
   role: ShareRole
   created_at: Timestamp
+}
+
+/** A share addressed to a handle that no user has (migration 0009): listed, granting nothing. */
+export interface PendingSharesTable {
+  resource: 'project' | 'instance' | 'definition'
+  resource_id: number
+  handle: string
+  /** Null for definitions, which have no roles. */
+  role: ShareRole | null
+  created_at: Timestamp
+}
+
+/** A project offered to a handle; the user with that handle accepts it (migration 0009). */
+export interface ProjectTransferOffersTable {
+  project_id: number
+  to_handle: string
+  offered_by: string
+  created_at: Timestamp
+  expires_at: Timestamp
 }
 
 export interface EmbeddingsTable {

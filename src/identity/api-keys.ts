@@ -11,6 +11,11 @@ import { findActiveKeyByHash, recordKeyUses } from './queries.js'
  * cost without adding safety.
  */
 export const API_KEY_PREFIX = 'llmb_'
+/**
+ * Keys of users imported from dhamps-vdb (`llmbase import dhamps-vdb`): 32 random bytes in hex,
+ * its own format. They are looked up by their SHA-256 like ours, so they keep working.
+ */
+const IMPORTED_KEY = /^[0-9a-f]{64}$/
 /** Characters of a key shown in lists, enough to tell keys apart, far too few to guess the rest. */
 const SHOWN_PREFIX_LENGTH = 12
 
@@ -65,7 +70,7 @@ export class ApiKeyVerifier {
   }
 
   async verify(presented: string): Promise<VerifiedKey | null> {
-    if (!presented.startsWith(API_KEY_PREFIX) || presented.length > 200) return null
+    if (!(presented.startsWith(API_KEY_PREFIX) && presented.length <= 200) && !IMPORTED_KEY.test(presented)) return null
     const hash = hashApiKey(presented)
     const verified = await this.cache.get(hash.toString('base64'))
     if (!verified) return null

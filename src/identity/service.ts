@@ -6,6 +6,7 @@ import { type ApiKeyVerifier, generateApiKey } from './api-keys.js'
 import { type Caller, isAdmin, isUser } from './caller.js'
 import { isReservedHandle, normalizeHandle, SYSTEM_USER } from './handles.js'
 import * as q from './queries.js'
+import { dropPendingSharesTo } from './share-targets.js'
 import type { KeyInput, UserInput, UserPatch } from './schemas.js'
 
 /**
@@ -41,18 +42,10 @@ export async function putUser(ctx: IdentityContext, pathHandle: string | undefin
       .upsertUser(tx, { handle, name: input.name ?? null, email: input.email, role: input.role })
       .catch(rethrowEmailTaken(input.email))
     if (!saved.inserted) return { user_handle: handle, vdb_key: 'not changed' }
+    await dropPendingSharesTo(tx, handle)
     const key = await createKeyRow(tx, saved.id, { label: 'initial key' })
     return { user_handle: handle, vdb_key: key.key, key_id: key.row.id }
   })
-}
-
-/** Who the share target is; sharing needs an existing, ordinary user other than the owner. */
-export async function getShareTarget(db: Executor, handle: string, ownerHandle: string, what: string): Promise<UserRow> {
-  const normalized = normalizeHandle(handle)
-  if (normalized === ownerHandle) throw new AppError('invalid_share', `cannot share ${what} with its owner`)
-  const target = normalized === SYSTEM_USER ? undefined : await q.findUserByHandle(db, normalized)
-  if (!target) throw new AppError('invalid_share', `target user ${normalized} does not exist`)
-  return target
 }
 
 export async function listUsers(ctx: IdentityContext, page: { limit: number; offset: number }) {

@@ -94,3 +94,44 @@ export async function findProjectsUsingInstance(db: Executor, instanceId: number
   if (options.withEmbeddingsOnly) query = query.where('p.embedding_count', '>', 0)
   return (await query.orderBy('name').limit(20).execute()).map((r) => r.name)
 }
+
+/** An open (unexpired) offer of the project, if any. */
+export const findTransferOffer = (db: Executor, projectId: number) =>
+  db
+    .selectFrom('project_transfer_offers')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .executeTakeFirst()
+
+/** One offer per project: a new one replaces the last. */
+export const upsertTransferOffer = (db: Executor, offer: { project_id: number; to_handle: string; offered_by: string; days: number }) =>
+  db
+    .insertInto('project_transfer_offers')
+    .values({ project_id: offer.project_id, to_handle: offer.to_handle, offered_by: offer.offered_by, expires_at: sql`now() + make_interval(days => ${offer.days})` })
+    .onConflict((oc) =>
+      oc.column('project_id').doUpdateSet({
+        to_handle: offer.to_handle,
+        offered_by: offer.offered_by,
+        created_at: sql`now()`,
+        expires_at: sql`now() + make_interval(days => ${offer.days})`,
+      }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow()
+
+export const deleteTransferOffer = (db: Executor, projectId: number) =>
+  db.deleteFrom('project_transfer_offers').where('project_id', '=', projectId).executeTakeFirst()
+
+/** Open offers to `handle`, and of the projects `userId` owns. */
+export const listTransferOffers = (db: Executor, userId: number, handle: string) =>
+  db
+    .selectFrom('project_transfer_offers as o')
+    .innerJoin('projects as p', 'p.id', 'o.project_id')
+    .innerJoin('users as u', 'u.id', 'p.owner_id')
+    .select(['o.to_handle', 'o.offered_by', 'o.created_at', 'o.expires_at', 'p.id as project_id', 'p.handle as project_handle', 'u.handle as owner'])
+    .where('o.expires_at', '>', sql<Date>`now()`)
+    .where((eb) => eb.or([eb('o.to_handle', '=', handle), eb('p.owner_id', '=', userId)]))
+    .orderBy('o.created_at')
+    .limit(200)
+    .execute()

@@ -69,11 +69,36 @@ export const projectRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: Ve
   app.post(`${base}/:project_handle/transfer`, {
     schema: {
       operationId: 'projects.transfer',
-      summary: 'Give the project to another user (owner or admin)',
+      summary: 'Offer the project to another user, who accepts it (202); an admin moves it at once (200)',
       tags,
       params: s.ProjectParams,
       body: s.TransferInput,
-      response: { 200: Type.Object({ owner: Type.String(), project_handle: Type.String(), project_id: Type.Integer(), previous_owner: Type.String() }), ...s.problemResponses },
+      response: { 200: s.TransferDone, 202: s.TransferOffer, ...s.problemResponses },
     },
-  }, async (request) => service.transferProject(ctx(request), request.params.user_handle, request.params.project_handle, request.body.new_owner_handle))
+  }, async (request, reply) => {
+    const result = await service.transferProject(ctx(request), request.params.user_handle, request.params.project_handle, request.body.new_owner_handle)
+    return result.offered ? reply.code(202).send(result.offered) : reply.code(200).send(result.transferred)
+  })
+
+  app.delete(`${base}/:project_handle/transfer`, {
+    schema: { operationId: 'projects.transferWithdraw', summary: 'Withdraw an open transfer offer (owner or admin)', tags, params: s.ProjectParams, response: { 204: Type.Null(), ...s.problemResponses } },
+  }, async (request, reply) => {
+    await service.withdrawProjectTransfer(ctx(request), request.params.user_handle, request.params.project_handle)
+    return reply.code(204).send(null)
+  })
+
+  app.post(`${base}/:project_handle/transfer/accept`, {
+    schema: { operationId: 'projects.transferAccept', summary: 'Accept a project offered to you: it becomes yours', tags, params: s.ProjectParams, response: { 200: s.TransferDone, ...s.problemResponses } },
+  }, async (request) => service.acceptProjectTransfer(ctx(request), request.params.user_handle, request.params.project_handle))
+
+  app.post(`${base}/:project_handle/transfer/decline`, {
+    schema: { operationId: 'projects.transferDecline', summary: 'Decline a project offered to you', tags, params: s.ProjectParams, response: { 204: Type.Null(), ...s.problemResponses } },
+  }, async (request, reply) => {
+    await service.declineProjectTransfer(ctx(request), request.params.user_handle, request.params.project_handle)
+    return reply.code(204).send(null)
+  })
+
+  app.get('/v1/users/:user_handle/transfer-offers', {
+    schema: { operationId: 'projects.transferOffers', summary: 'Open project transfer offers to the user, and of its projects to others', tags, params: s.UserParams, response: { 200: s.TransferOffers, ...s.problemResponses } },
+  }, async (request) => service.listTransferOffers(ctx(request), request.params.user_handle))
 }

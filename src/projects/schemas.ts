@@ -36,7 +36,7 @@ export type ProjectInput = Static<typeof ProjectInput>
 
 export const PROJECT_READ_ONLY = [
   'project_id', 'owner', 'role', 'shared_with', 'instance', 'number_of_embeddings', 'dimensions',
-  'last_updated', 'created_at', 'updated_at', 'search_index',
+  'last_updated', 'created_at', 'updated_at', 'search_index', 'transfer_offer',
 ] as const
 export const ProjectPatch = mergePatchSchema(ProjectInput, PROJECT_READ_ONLY)
 
@@ -50,6 +50,15 @@ export const ProjectBrief = Type.Object({
 
 const Share = Type.Object({ user_handle: Type.String(), role: Role })
 
+export const TransferOffer = Type.Object({
+  owner: Type.String(),
+  project_handle: Type.String(),
+  project_id: Type.Integer(),
+  offered_to: Type.String({ description: 'The handle the project is offered to (whether or not a user has it)' }),
+  offered_by: Type.String(),
+  created_at: Timestamp,
+  expires_at: Timestamp,
+})
 export const Project = Type.Object({
   project_id: Type.Integer(),
   project_handle: Type.String(),
@@ -62,7 +71,8 @@ export const Project = Type.Object({
     Type.Null(),
   ]),
   role: CallerRole,
-  shared_with: Type.Optional(Type.Array(Share, { description: 'Only for the owner and admins' })),
+  shared_with: Type.Optional(Type.Array(Share, { description: 'Only for the owner and admins; includes shares to handles no user has (pending, granting nothing)' })),
+  transfer_offer: Type.Optional(Type.Union([TransferOffer, Type.Null()], { description: 'Only for the owner and admins: the open offer to another user, if any' })),
   number_of_embeddings: Type.Integer(),
   dimensions: Type.Union([Type.Integer(), Type.Null()]),
   last_updated: Type.Union([Timestamp, Type.Null()], { description: 'When embeddings were last written or deleted' }),
@@ -91,3 +101,6 @@ export const ProjectsQuery = Paging(10)
 export const ShareProjectInput = Type.Object({ share_with_handle: Handle('The user to share with'), role: Role }, { additionalProperties: false })
 export const ProjectShares = Type.Object({ owner: Type.String(), project_handle: Type.String(), shared_with: Type.Array(Share) })
 export const TransferInput = Type.Object({ new_owner_handle: Handle('The user who will own the project') }, { additionalProperties: false })
+
+export const TransferDone = Type.Object({ owner: Type.String(), project_handle: Type.String(), project_id: Type.Integer(), previous_owner: Type.String() })
+export const TransferOffers = Type.Object({ received: Type.Array(TransferOffer), sent: Type.Array(TransferOffer) })

@@ -4,9 +4,9 @@ import { AppError, errors } from '../http/errors.js'
 import { applyMergePatch, withoutReadOnly } from '../http/merge-patch.js'
 import { checkBody } from '../http/validation.js'
 import { type Caller, isAdmin, isUser } from '../identity/caller.js'
-import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
+import { isReservedHandle, normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
 import { findUserByHandle } from '../identity/queries.js'
-import { getShareTarget } from '../identity/service.js'
+import { addressShare, dropPendingSharesOf, keepPendingShare, listPendingShares, removePendingShare, withPendingShares } from '../identity/share-targets.js'
 import type { UserRow } from '../db/tables.js'
 import { findInstance } from '../registry/queries/instances.js'
 import type { VectorEngine } from '../vectors/engine.js'
@@ -163,6 +163,7 @@ export async function deleteProject(ctx: ProjectsContext, ownerHandle: string, h
   requireProjectRole(role, MANAGERS, project, 'delete it')
   await ctx.engine?.projectCleared(project.id)
   await q.deleteProject(ctx.db, project.id)
+  await dropPendingSharesOf(ctx.db, 'project', project.id)
 }
 
 export async function listProjects(ctx: ProjectsContext, userHandle: string, page: { limit: number; offset: number }) {
@@ -179,10 +180,14 @@ export async function listProjects(ctx: ProjectsContext, userHandle: string, pag
 export async function shareProject(ctx: ProjectsContext, ownerHandle: string, handle: string, shareWith: string, shareRole: 'reader' | 'editor') {
   const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
   requireProjectRole(role, MANAGERS, project, 'share it')
-  const target = await getShareTarget(ctx.db, shareWith, project.owner, 'a project')
-  await q.upsertProjectShare(ctx.db, project.id, target.id, shareRole)
-  return { owner: project.owner, project_handle: project.handle, shared_with: await q.listProjectShares(ctx.db, project.id) }
+  const target = await addressShare(ctx.db, shareWith, project.owner, 'a project')
+  if ('user' in target) await q.upsertProjectShare(ctx.db, project.id, target.user.id, shareRole)
+  else await keepPendingShare(ctx.db, 'project', project.id, target.pendingHandle, shareRole)
+  return { owner: project.owner, project_handle: project.handle, shared_with: await projectShares(ctx.db, project.id) }
 }
+
+const projectShares = async (db: Executor, projectId: number) =>
+  withPendingShares(await q.listProjectShares(db, projectId), await listPendingShares(db, 'project', projectId), (p) => ({ user_handle: p.handle, role: p.role ?? 'reader' }))
 
 /** The owner or an admin may unshare; a user may also drop a share it was given. */
 export async function unshareProject(ctx: ProjectsContext, ownerHandle: string, handle: string, unshareWith: string) {
@@ -190,35 +195,106 @@ export async function unshareProject(ctx: ProjectsContext, ownerHandle: string, 
   const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
   if (!isUser(ctx.caller, target)) requireProjectRole(role, MANAGERS, project, 'change who it is shared with')
   const user = await findUserByHandle(ctx.db, target)
-  const removed = user ? await q.removeProjectShare(ctx.db, project.id, user.id) : undefined
-  if (!removed || removed.numDeletedRows === 0n) {
-    throw new AppError('share_not_found', `project ${project.owner}/${project.handle} is not shared with user ${target}`)
-  }
+  const removed = user
+    ? ((await q.removeProjectShare(ctx.db, project.id, user.id)).numDeletedRows > 0n)
+    : await removePendingShare(ctx.db, 'project', project.id, target)
+  if (!removed) throw new AppError('share_not_found', `project ${project.owner}/${project.handle} is not shared with user ${target}`)
 }
 
 export async function listProjectShares(ctx: ProjectsContext, ownerHandle: string, handle: string) {
   const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
   requireProjectRole(role, MANAGERS, project, 'see who it is shared with')
-  return { owner: project.owner, project_handle: project.handle, shared_with: await q.listProjectShares(ctx.db, project.id) }
+  return { owner: project.owner, project_handle: project.handle, shared_with: await projectShares(ctx.db, project.id) }
 }
 
+/** How long a transfer offer waits for the receiver. */
+export const TRANSFER_OFFER_DAYS = 7
+
 /**
- * Gives the project to another user, embeddings and shares included. The new owner must be
- * able to use the project's instance (own it, or have it shared), else 409: share it first.
- * The previous owner keeps no access unless the new owner shares the project back.
+ * Offers the project to another user, who accepts it (`…/transfer/accept`) or not. The answer
+ * is the same whether a user has that handle or not, and nothing moves without the receiver's
+ * consent: a transfer used to push a project into another account at once and to say whether
+ * the handle existed, whether it already had a project of that name and which instances it
+ * may use. An admin's transfer still happens at once (admins act for every user).
  */
 export async function transferProject(ctx: ProjectsContext, ownerHandle: string, handle: string, newOwnerHandle: string) {
   const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
   requireProjectRole(role, MANAGERS, project, 'transfer it')
   const target = normalizeHandle(newOwnerHandle)
   if (target === project.owner) throw new AppError('bad_request', `user ${target} already owns project ${project.owner}/${project.handle}`)
-  const newOwner = target === SYSTEM_USER ? undefined : await findUserByHandle(ctx.db, target)
-  if (!newOwner) throw new AppError('bad_request', `user ${target} does not exist`)
-  if (await q.findProject(ctx.db, newOwner.handle, project.handle, null)) {
+  if (target === SYSTEM_USER || isReservedHandle(target)) throw errors.reservedHandle(target)
+  if (isAdmin(ctx.caller)) {
+    const newOwner = await findUserByHandle(ctx.db, target)
+    if (!newOwner) throw new AppError('bad_request', `user ${target} does not exist`)
+    return { offered: null, transferred: await moveProject(ctx.db, project, newOwner) }
+  }
+  const offer = await q.upsertTransferOffer(ctx.db, { project_id: project.id, to_handle: target, offered_by: ctx.caller.kind === 'user' ? ctx.caller.handle : 'admin', days: TRANSFER_OFFER_DAYS })
+  return { offered: toOffer(project.owner, project.handle, project.id, offer), transferred: null }
+}
+
+/**
+ * The receiver takes an offered project. Until then the project is invisible to it, so a
+ * caller without an open offer gets the 404 of a missing project. The checks that could not
+ * be made when the offer was made, without telling the owner about the receiver, happen here.
+ */
+export async function acceptProjectTransfer(ctx: ProjectsContext, ownerHandle: string, handle: string) {
+  const { project, offer } = await getOfferedProject(ctx, ownerHandle, handle)
+  const receiver = await findUserByHandle(ctx.db, offer.to_handle)
+  if (!receiver) throw projectNotFound(project.owner, project.handle)
+  return moveProject(ctx.db, project, receiver)
+}
+
+/** The receiver refuses an offer; the project stays where it is. */
+export async function declineProjectTransfer(ctx: ProjectsContext, ownerHandle: string, handle: string) {
+  const { project } = await getOfferedProject(ctx, ownerHandle, handle)
+  await q.deleteTransferOffer(ctx.db, project.id)
+}
+
+/** The owner (or an admin) takes an offer back. */
+export async function withdrawProjectTransfer(ctx: ProjectsContext, ownerHandle: string, handle: string) {
+  const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
+  requireProjectRole(role, MANAGERS, project, 'withdraw its transfer')
+  if ((await q.deleteTransferOffer(ctx.db, project.id)).numDeletedRows === 0n) {
+    throw new AppError('not_found', `project ${project.owner}/${project.handle} has no open transfer offer`)
+  }
+}
+
+/** Open offers to the user and of its projects to others. */
+export async function listTransferOffers(ctx: ProjectsContext, userHandle: string) {
+  const handle = normalizeHandle(userHandle)
+  const user = isAdmin(ctx.caller) || isUser(ctx.caller, handle) ? await findUserByHandle(ctx.db, handle) : undefined
+  if (!user) throw errors.userNotFound(handle)
+  const rows = await q.listTransferOffers(ctx.db, user.id, user.handle)
+  const toRow = (row: (typeof rows)[number]) => toOffer(row.owner, row.project_handle, row.project_id, row)
+  return {
+    received: rows.filter((row) => row.to_handle === user.handle).map(toRow),
+    sent: rows.filter((row) => row.owner === user.handle).map(toRow),
+  }
+}
+
+async function getOfferedProject(ctx: ProjectsContext, ownerHandle: string, handle: string) {
+  const owner = normalizeHandle(ownerHandle)
+  const name = normalizeHandle(handle)
+  const project = ctx.caller.kind === 'user' ? await q.findProject(ctx.db, owner, name, null) : undefined
+  const offer = project ? await q.findTransferOffer(ctx.db, project.id) : undefined
+  if (!project || !offer || ctx.caller.kind !== 'user' || offer.to_handle !== ctx.caller.handle) {
+    if (ctx.caller.kind === 'anonymous') throw errors.unauthorized()
+    throw projectNotFound(owner, name)
+  }
+  return { project, offer }
+}
+
+/**
+ * Gives the project to `newOwner`, embeddings and shares included, and clears any offer. The
+ * new owner must be able to use the project's instance (own it, or have it shared), else 409:
+ * share it first. The previous owner keeps no access unless the new owner shares it back.
+ */
+async function moveProject(db: Executor, project: q.ProjectView, newOwner: UserRow) {
+  if (await q.findProject(db, newOwner.handle, project.handle, null)) {
     throw new AppError('conflict', `user ${newOwner.handle} already has a project ${project.handle}`)
   }
   if (project.instance_id !== null && project.instance_owner !== newOwner.handle) {
-    const instance = await findInstance(ctx.db, project.instance_owner as string, project.instance_handle as string, newOwner.id)
+    const instance = await findInstance(db, project.instance_owner as string, project.instance_handle as string, newOwner.id)
     if (!instance?.share_role) {
       throw new AppError(
         'instance_not_shared',
@@ -226,11 +302,24 @@ export async function transferProject(ctx: ProjectsContext, ownerHandle: string,
       )
     }
   }
-  await ctx.db.transaction().execute(async (tx) => {
+  await db.transaction().execute(async (tx) => {
     await q.removeProjectShare(tx, project.id, newOwner.id)
     await q.updateProject(tx, project.id, { owner_id: newOwner.id })
+    await q.deleteTransferOffer(tx, project.id)
   })
   return { owner: newOwner.handle, project_handle: project.handle, project_id: project.id, previous_owner: project.owner }
+}
+
+function toOffer(owner: string, projectHandle: string, projectId: number, offer: { to_handle: string; offered_by: string; created_at: Date; expires_at: Date }) {
+  return {
+    owner,
+    project_handle: projectHandle,
+    project_id: projectId,
+    offered_to: offer.to_handle,
+    offered_by: offer.offered_by,
+    created_at: offer.created_at.toISOString(),
+    expires_at: offer.expires_at.toISOString(),
+  }
 }
 
 function brief(owner: string, handle: string, id: number, publicRead: boolean, role: ProjectRole) {
@@ -257,7 +346,7 @@ export async function describeProject(ctx: ProjectsContext, project: q.ProjectVi
         ? null
         : { owner: project.instance_owner as string, instance_handle: project.instance_handle as string, instance_id: project.instance_id, access_role: instanceRole },
     role,
-    ...(manages ? { shared_with: await q.listProjectShares(ctx.db, project.id) } : {}),
+    ...(manages ? { shared_with: await projectShares(ctx.db, project.id), transfer_offer: await openOffer(ctx.db, project) } : {}),
     number_of_embeddings: project.embedding_count,
     dimensions: project.dimensions,
     last_updated: project.embeddings_updated_at?.toISOString() ?? null,
@@ -265,6 +354,11 @@ export async function describeProject(ctx: ProjectsContext, project: q.ProjectVi
     created_at: project.created_at.toISOString(),
     updated_at: project.updated_at.toISOString(),
   }
+}
+
+async function openOffer(db: Executor, project: q.ProjectView) {
+  const offer = await q.findTransferOffer(db, project.id)
+  return offer ? toOffer(project.owner, project.handle, project.id, offer) : null
 }
 
 /** How the project's owner holds its instance (a share role), as the reference API reports it. */

@@ -4,7 +4,7 @@ import { checkBody } from '../http/validation.js'
 import { isAdmin, isUser } from '../identity/caller.js'
 import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
 import { findUserByHandle } from '../identity/queries.js'
-import { getShareTarget } from '../identity/service.js'
+import { addressShare, dropPendingSharesOf, keepPendingShare, listPendingShares, removePendingShare, withPendingShares } from '../identity/share-targets.js'
 import {
   type AccessRole,
   assertApiStandardExists,
@@ -105,6 +105,7 @@ export async function listDefinitions(ctx: RegistryContext, userHandle: string, 
 export async function deleteDefinition(ctx: RegistryContext, ownerHandle: string, handle: string) {
   const definition = await getManagedDefinition(ctx, ownerHandle, handle)
   await q.deleteDefinition(ctx.db, definition.id)
+  await dropPendingSharesOf(ctx.db, 'definition', definition.id)
 }
 
 export async function shareDefinition(ctx: RegistryContext, ownerHandle: string, handle: string, shareWith: string) {
@@ -112,9 +113,16 @@ export async function shareDefinition(ctx: RegistryContext, ownerHandle: string,
   if (definition.owner === SYSTEM_USER) {
     throw new AppError('invalid_share', 'global definitions are visible to every user and need no sharing')
   }
-  const target = await getShareTarget(ctx.db, shareWith, definition.owner, 'a definition')
-  await q.addDefinitionShare(ctx.db, definition.id, target.id)
-  return { owner: definition.owner, definition_handle: definition.handle, shared_with: await q.listDefinitionShares(ctx.db, definition.id) }
+  const target = await addressShare(ctx.db, shareWith, definition.owner, 'a definition')
+  if ('user' in target) await q.addDefinitionShare(ctx.db, definition.id, target.user.id)
+  else await keepPendingShare(ctx.db, 'definition', definition.id, target.pendingHandle, null)
+  return { owner: definition.owner, definition_handle: definition.handle, shared_with: await definitionShares(ctx.db, definition.id) }
+}
+
+/** Handles the definition is shared with, pending shares included (see identity/share-targets.ts). */
+async function definitionShares(db: RegistryContext['db'], definitionId: number): Promise<string[]> {
+  const real = (await q.listDefinitionShares(db, definitionId)).map((handle) => ({ user_handle: handle }))
+  return withPendingShares(real, await listPendingShares(db, 'definition', definitionId), (p) => ({ user_handle: p.handle })).map((row) => row.user_handle)
 }
 
 /** The owner or an admin may unshare; a user may also drop a share it was given. */
@@ -126,12 +134,13 @@ export async function unshareDefinition(ctx: RegistryContext, ownerHandle: strin
   }
   const user = await findUserByHandle(ctx.db, target)
   if (user) await q.removeDefinitionShare(ctx.db, definition.id, user.id)
+  else await removePendingShare(ctx.db, 'definition', definition.id, target)
 }
 
 export async function listDefinitionShares(ctx: RegistryContext, ownerHandle: string, handle: string) {
   const { definition, role } = await getVisibleDefinition(ctx, ownerHandle, handle)
   if (role === 'reader') throw errors.forbidden(`only ${definition.owner} or an admin may see who llm definition ${definition.owner}/${definition.handle} is shared with`)
-  return q.listDefinitionShares(ctx.db, definition.id)
+  return definitionShares(ctx.db, definition.id)
 }
 
 function toDefinitionInput(row: q.DefinitionView): DefinitionInput {

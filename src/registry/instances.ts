@@ -5,7 +5,7 @@ import { checkBody } from '../http/validation.js'
 import { isAdmin, isUser } from '../identity/caller.js'
 import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
 import { findUserByHandle } from '../identity/queries.js'
-import { getShareTarget } from '../identity/service.js'
+import { addressShare, dropPendingSharesOf, keepPendingShare, listPendingShares, removePendingShare, withPendingShares } from '../identity/share-targets.js'
 import { findProjectsUsingInstance } from '../projects/queries.js'
 import { type Keyring, open, seal, UnknownKeyError } from '../secrets/keyring.js'
 import {
@@ -189,15 +189,20 @@ export async function deleteInstance(ctx: RegistryContext, ownerHandle: string, 
     throw new AppError('instance_in_use', `instance ${instance.owner}/${instance.handle} is used by projects ${projects.join(', ')}; bind them to another instance or delete them first`)
   }
   await q.deleteInstance(ctx.db, instance.id)
+  await dropPendingSharesOf(ctx.db, 'instance', instance.id)
 }
 
 export async function shareInstance(ctx: RegistryContext, ownerHandle: string, handle: string, shareWith: string, shareRole: 'reader' | 'editor') {
   const { instance, role } = await getVisibleInstance(ctx, ownerHandle, handle)
   assertOwnerOrAdmin(role, instance, 'share')
-  const target = await getShareTarget(ctx.db, shareWith, instance.owner, 'an instance')
-  await q.upsertInstanceShare(ctx.db, instance.id, target.id, shareRole)
-  return { owner: instance.owner, instance_handle: instance.handle, shared_with: await q.listInstanceShares(ctx.db, instance.id) }
+  const target = await addressShare(ctx.db, shareWith, instance.owner, 'an instance')
+  if ('user' in target) await q.upsertInstanceShare(ctx.db, instance.id, target.user.id, shareRole)
+  else await keepPendingShare(ctx.db, 'instance', instance.id, target.pendingHandle, shareRole)
+  return { owner: instance.owner, instance_handle: instance.handle, shared_with: await instanceShares(ctx.db, instance.id) }
 }
+
+const instanceShares = async (db: RegistryContext['db'], instanceId: number) =>
+  withPendingShares(await q.listInstanceShares(db, instanceId), await listPendingShares(db, 'instance', instanceId), (p) => ({ user_handle: p.handle, role: p.role ?? 'reader' }))
 
 /** The owner or an admin may unshare; a user may also drop a share it was given. */
 export async function unshareInstance(ctx: RegistryContext, ownerHandle: string, handle: string, unshareWith: string) {
@@ -205,16 +210,16 @@ export async function unshareInstance(ctx: RegistryContext, ownerHandle: string,
   const { instance, role } = await getVisibleInstance(ctx, ownerHandle, handle)
   if (!isUser(ctx.caller, target)) assertOwnerOrAdmin(role, instance, 'unshare')
   const user = await findUserByHandle(ctx.db, target)
-  const removed = user ? await q.removeInstanceShare(ctx.db, instance.id, user.id) : undefined
-  if (!removed || removed.numDeletedRows === 0n) {
-    throw new AppError('share_not_found', `instance ${instance.owner}/${instance.handle} is not shared with user ${target}`)
-  }
+  const removed = user
+    ? ((await q.removeInstanceShare(ctx.db, instance.id, user.id)).numDeletedRows > 0n)
+    : await removePendingShare(ctx.db, 'instance', instance.id, target)
+  if (!removed) throw new AppError('share_not_found', `instance ${instance.owner}/${instance.handle} is not shared with user ${target}`)
 }
 
 export async function listInstanceShares(ctx: RegistryContext, ownerHandle: string, handle: string) {
   const { instance, role } = await getVisibleInstance(ctx, ownerHandle, handle)
   assertOwnerOrAdmin(role, instance, 'see the shares of')
-  return { owner: instance.owner, instance_handle: instance.handle, shared_with: await q.listInstanceShares(ctx.db, instance.id) }
+  return { owner: instance.owner, instance_handle: instance.handle, shared_with: await instanceShares(ctx.db, instance.id) }
 }
 
 /**

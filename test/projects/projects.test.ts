@@ -61,11 +61,13 @@ for (const kind of DATABASES) {
       assert.deepEqual([got.body.instance.owner, got.body.instance.instance_handle, got.body.instance.access_role], ['bob', 'bobshared', 'reader'])
     })
 
-    it("refuses another user's unshared instance (403) and a missing one (404), storing nothing", async () => {
+    it("refuses another user's unshared instance exactly like a missing one (404), storing nothing", async () => {
       const before = await countProjects()
       const foreign = await server.request('PUT', '/v1/projects/alice/stolen', { key: as('alice'), body: { project_handle: 'stolen', instance_owner: 'bob', instance_handle: 'bobs' } })
-      assert.equal(foreign.status, 403)
-      assert.match(foreign.body.detail, /may not use instance bob\/bobs/)
+      const absent = await server.request('PUT', '/v1/projects/alice/stolen', { key: as('alice'), body: { project_handle: 'stolen', instance_owner: 'bob', instance_handle: 'bobsx' } })
+      assert.equal(foreign.status, 404)
+      assert.equal(foreign.body.detail, 'LLM Service Instance bobs owned by bob not found')
+      assert.deepEqual({ ...absent.body, request_id: '', detail: '' }, { ...foreign.body, request_id: '', detail: '' }, 'nothing tells the two apart')
       const missing = await server.request('PUT', '/v1/projects/alice/ghost', { key: as('alice'), body: { project_handle: 'ghost', instance_handle: 'nothing' } })
       assert.equal(missing.status, 404)
       assert.equal(missing.body.detail, 'LLM Service Instance nothing owned by alice not found')
@@ -155,7 +157,7 @@ for (const kind of DATABASES) {
         { action: 'read the private project', method: 'GET', path: '/v1/projects/alice/private', expect: { alice: 200, bob: 200, carol: 200, dave: 404, anonymous: 401, admin: 200 } },
         { action: 'read the public project', method: 'GET', path: '/v1/projects/alice/open', expect: { dave: 200, anonymous: 200 } },
         { action: 'change settings', method: 'PATCH', path: '/v1/projects/alice/private', body: { description: 'x' }, expect: { alice: 200, bob: 403, carol: 403, dave: 404, admin: 200 } },
-        { action: 'change the public project', method: 'PATCH', path: '/v1/projects/alice/open', body: { description: 'x' }, expect: { dave: 401, anonymous: 401 } },
+        { action: 'change the public project', method: 'PATCH', path: '/v1/projects/alice/open', body: { description: 'x' }, expect: { dave: 403, anonymous: 401 } },
         { action: 'see its shares', method: 'GET', path: '/v1/projects/alice/private/shared-with', expect: { alice: 200, bob: 403, carol: 403, dave: 404, admin: 200 } },
         { action: 'share it', method: 'POST', path: '/v1/projects/alice/private/share', body: { share_with_handle: 'carol', role: 'editor' }, expect: { alice: 201, bob: 403, carol: 403, dave: 404, admin: 201 } },
         { action: 'delete it', method: 'DELETE', path: '/v1/projects/alice/private', expect: { bob: 403, carol: 403, dave: 404, anonymous: 401 } },
@@ -180,9 +182,21 @@ for (const kind of DATABASES) {
         assert.deepEqual(owner.body.shared_with, [{ user_handle: 'bob', role: 'reader' }, { user_handle: 'carol', role: 'editor' }])
       })
 
-      it('unshares, and refuses shares with the owner or unknown users', async () => {
+      it('answers a share to a handle nobody has like any other, keeps it pending, and never grants it to a later user of that handle', async () => {
+        const toGhost = await server.request('POST', '/v1/projects/alice/private/share', { key: as('alice'), body: { share_with_handle: 'ghost', role: 'reader' } })
+        assert.equal(toGhost.status, 201)
+        assert.deepEqual(toGhost.body.shared_with.map((share: { user_handle: string }) => share.user_handle), ['bob', 'carol', 'ghost'])
+        assert.equal((await server.request('POST', '/v1/projects/alice/private/share', { key: as('alice'), body: { share_with_handle: 'admin', role: 'reader' } })).body.code, 'reserved_handle')
+        const ghost = await createUser(server, 'ghost')
+        assert.equal((await server.request('GET', '/v1/projects/alice/private', { key: ghost.key })).status, 404, 'the pending share grants nothing to the new user')
+        const after = await server.request('GET', '/v1/projects/alice/private/shared-with', { key: as('alice') })
+        assert.deepEqual(after.body.shared_with.map((share: { user_handle: string }) => share.user_handle), ['bob', 'carol'], 'creating the user dropped the pending share')
+        await server.request('POST', '/v1/projects/alice/private/share', { key: as('alice'), body: { share_with_handle: 'nobody-yet', role: 'reader' } })
+        assert.equal((await server.request('DELETE', '/v1/projects/alice/private/share/nobody-yet', { key: as('alice') })).status, 204, 'a pending share can be removed')
+      })
+
+      it('unshares, and refuses shares with the owner', async () => {
         assert.equal((await server.request('POST', '/v1/projects/alice/private/share', { key: as('alice'), body: { share_with_handle: 'alice', role: 'reader' } })).status, 400)
-        assert.equal((await server.request('POST', '/v1/projects/alice/private/share', { key: as('alice'), body: { share_with_handle: 'ghost', role: 'reader' } })).status, 400)
         assert.equal((await server.request('DELETE', '/v1/projects/alice/private/share/bob', { key: as('alice') })).status, 204)
         const again = await server.request('DELETE', '/v1/projects/alice/private/share/bob', { key: as('alice') })
         assert.equal(again.status, 404)
@@ -191,25 +205,60 @@ for (const kind of DATABASES) {
       })
     })
 
-    it('transfers a project to a user who may use its instance, and not to one who may not', async () => {
+    it('offers a project to a handle with the same answer whether a user has it or not', async () => {
+      await server.request('PUT', '/v1/projects/alice/offered', { key: as('alice'), body: { project_handle: 'offered', instance_handle: 'embedding1' } })
+      const toDave = await server.request('POST', '/v1/projects/alice/offered/transfer', { key: as('alice'), body: { new_owner_handle: 'dave' } })
+      const toNobody = await server.request('POST', '/v1/projects/alice/offered/transfer', { key: as('alice'), body: { new_owner_handle: 'nobody-at-all' } })
+      assert.equal(toDave.status, 202)
+      assert.equal(toNobody.status, 202)
+      const shape = (body: Record<string, unknown>) => Object.keys(body).sort()
+      assert.deepEqual(shape(toNobody.body), shape(toDave.body))
+      assert.equal(toNobody.body.offered_to, 'nobody-at-all', 'a new offer replaces the last')
+      assert.equal((await server.request('GET', '/v1/projects/alice/offered', { key: as('alice') })).body.transfer_offer.offered_to, 'nobody-at-all')
+      assert.equal((await server.request('POST', '/v1/projects/alice/offered/transfer/accept', { key: as('dave') })).status, 404, 'dave has no offer any more')
+      assert.equal((await server.request('DELETE', '/v1/projects/alice/offered/transfer', { key: as('alice') })).status, 204)
+      assert.equal((await server.request('DELETE', '/v1/projects/alice/offered/transfer', { key: as('alice') })).status, 404)
+      assert.equal((await server.request('GET', '/v1/projects/alice/offered', { key: as('alice') })).body.transfer_offer, null)
+    })
+
+    it('moves a project only when the receiver accepts, and only if it may use its instance', async () => {
       await server.request('PUT', '/v1/projects/alice/moving', { key: as('alice'), body: { project_handle: 'moving', instance_handle: 'embedding1' } })
-      const refused = await server.request('POST', '/v1/projects/alice/moving/transfer', { key: as('alice'), body: { new_owner_handle: 'dave' } })
+      const offered = await server.request('POST', '/v1/projects/alice/moving/transfer', { key: as('alice'), body: { new_owner_handle: 'dave' } })
+      assert.equal(offered.status, 202)
+      assert.equal((await server.request('GET', '/v1/projects/alice/moving', { key: as('alice') })).body.owner, 'alice', 'nothing moves before the receiver accepts')
+      assert.equal((await server.request('GET', '/v1/projects/alice/moving', { key: as('dave') })).status, 404, 'the receiver cannot read the project before it accepts')
+      const offers = await server.request('GET', '/v1/users/dave/transfer-offers', { key: as('dave') })
+      assert.deepEqual(offers.body.received.map((o: { owner: string; project_handle: string }) => `${o.owner}/${o.project_handle}`), ['alice/moving'])
+      assert.equal((await server.request('GET', '/v1/users/dave/transfer-offers', { key: as('alice') })).status, 404, "nobody else sees a user's offers")
+      assert.equal((await server.request('POST', '/v1/projects/alice/moving/transfer/accept', { key: as('carol') })).status, 404, 'only the receiver may accept')
+      const refused = await server.request('POST', '/v1/projects/alice/moving/transfer/accept', { key: as('dave') })
       assert.equal(refused.status, 409)
       assert.equal(refused.body.code, 'instance_not_shared')
       await server.request('POST', '/v1/llm-instances/alice/embedding1/share', { key: as('alice'), body: { share_with_handle: 'dave', role: 'reader' } })
       await server.request('POST', '/v1/projects/alice/moving/share', { key: as('alice'), body: { share_with_handle: 'dave', role: 'reader' } })
-      const moved = await server.request('POST', '/v1/projects/alice/moving/transfer', { key: as('alice'), body: { new_owner_handle: 'dave' } })
+      const moved = await server.request('POST', '/v1/projects/alice/moving/transfer/accept', { key: as('dave') })
       assert.equal(moved.status, 200)
       assert.deepEqual({ ...moved.body, project_id: 0 }, { owner: 'dave', project_handle: 'moving', project_id: 0, previous_owner: 'alice' })
       const got = await server.request('GET', '/v1/projects/dave/moving', { key: as('dave') })
       assert.equal(got.body.role, 'owner')
       assert.deepEqual(got.body.shared_with, [], "the new owner's share is gone")
+      assert.equal(got.body.transfer_offer, null)
       assert.equal((await server.request('GET', '/v1/projects/alice/moving', { key: as('alice') })).status, 404)
       assert.equal((await server.request('GET', '/v1/projects/dave/moving', { key: as('alice') })).status, 404, 'the old owner keeps no access')
-      await server.request('PUT', '/v1/projects/dave/taken', { key: as('dave'), body: { project_handle: 'taken' } })
+    })
+
+    it('lets the receiver decline, and an admin move a project at once', async () => {
       await server.request('PUT', '/v1/projects/carol/taken', { key: as('carol'), body: { project_handle: 'taken' } })
-      assert.equal((await server.request('POST', '/v1/projects/carol/taken/transfer', { key: as('carol'), body: { new_owner_handle: 'dave' } })).status, 409)
+      await server.request('PUT', '/v1/projects/dave/taken', { key: as('dave'), body: { project_handle: 'taken' } })
+      assert.equal((await server.request('POST', '/v1/projects/carol/taken/transfer', { key: as('carol'), body: { new_owner_handle: 'dave' } })).status, 202)
+      assert.equal((await server.request('POST', '/v1/projects/carol/taken/transfer/accept', { key: as('dave') })).status, 409, 'the receiver has a project of that name')
+      assert.equal((await server.request('POST', '/v1/projects/carol/taken/transfer/decline', { key: as('dave') })).status, 204)
+      assert.equal((await server.request('POST', '/v1/projects/carol/taken/transfer/accept', { key: as('dave') })).status, 404)
       assert.equal((await server.request('POST', '/v1/projects/carol/taken/transfer', { key: as('dave'), body: { new_owner_handle: 'dave' } })).status, 404)
+      await server.request('PUT', '/v1/projects/carol/given', { key: as('carol'), body: { project_handle: 'given' } })
+      const byAdmin = await server.request('POST', '/v1/projects/carol/given/transfer', { body: { new_owner_handle: 'dave' } })
+      assert.equal(byAdmin.status, 200)
+      assert.equal(byAdmin.body.owner, 'dave')
     })
 
     it('refuses to delete an instance that projects use, naming them (409)', async () => {

@@ -155,14 +155,18 @@ for (const kind of DATABASES) {
       assert.deepEqual((await server.request('GET', '/v1/llm-definitions/alice/shared1/shared-with', { key: alice.key })).body, [])
     })
 
-    it('refuses shares with the owner, with unknown users and of global definitions', async () => {
+    it('refuses shares with the owner and of global definitions; a share to an unknown handle is pending', async () => {
       await server.request('PUT', '/v1/llm-definitions/alice/own1', { key: alice.key, body: embeddingDefinition('own1') })
       const self = await server.request('POST', '/v1/llm-definitions/alice/own1/share', { key: alice.key, body: { share_with_handle: 'alice' } })
       assert.equal(self.status, 400)
       assert.equal(self.body.detail, 'cannot share a definition with its owner')
       const ghost = await server.request('POST', '/v1/llm-definitions/alice/own1/share', { key: alice.key, body: { share_with_handle: 'ghost' } })
-      assert.equal(ghost.status, 400)
-      assert.equal(ghost.body.detail, 'target user ghost does not exist')
+      const real = await server.request('POST', '/v1/llm-definitions/alice/own1/share', { key: alice.key, body: { share_with_handle: 'bob' } })
+      assert.equal(ghost.status, 201, 'the same answer as for a user that exists')
+      assert.equal(real.status, 201)
+      assert.deepEqual(real.body.shared_with, ['bob', 'ghost'])
+      assert.equal((await server.request('DELETE', '/v1/llm-definitions/alice/own1/share/ghost', { key: alice.key })).status, 204)
+      await server.request('DELETE', '/v1/llm-definitions/alice/own1/share/bob', { key: alice.key })
       const global = await server.request('POST', '/v1/llm-definitions/_system/openai-large/share', { body: { share_with_handle: 'bob' } })
       assert.equal(global.status, 400)
       const hidden = await server.request('POST', '/v1/llm-definitions/alice/own1/share', { key: carol.key, body: { share_with_handle: 'carol' } })
