@@ -21,9 +21,16 @@ const Model = Type.String({ minLength: 1, maxLength: 200, description: 'The mode
 const Dimensions = Type.Integer({ minimum: 1, maximum: 16000, description: 'Vector length; embedding models only' })
 const ContextLimit = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'Input limit in tokens' })
 const Description = Type.String({ maxLength: 2000 })
-const ApiKey = Type.Union([Type.String({ minLength: 1, maxLength: 8192 }), Type.Null()], {
-  description: 'Write-only provider key: a string sets it, null removes it, absent keeps the stored one',
+/**
+ * A provider key travels in an HTTP header (or a query parameter), so only the characters a
+ * header value may hold without quoting are accepted: visible ASCII, no spaces. A key pasted
+ * with a placeholder (`sk-ant-…`, whose `…` is U+2026) used to be stored, then failed every
+ * call with "could not reach the provider (UND_ERR_INVALID_ARG)".
+ */
+const ApiKey = Type.Union([Type.String({ minLength: 1, maxLength: 8192, pattern: '^[\\x21-\\x7e]+$' }), Type.Null()], {
+  description: 'Write-only provider key (visible ASCII, no spaces): a string sets it, null removes it, absent keeps the stored one',
   writeOnly: true,
+  'x-error': 'must be a key of visible ASCII characters without spaces (a placeholder such as "…" is not part of a key), or null',
 })
 const Role = Type.Union([Type.Literal('reader'), Type.Literal('editor')], {
   description: 'reader: may use it; editor: may also change its non-secret fields',
