@@ -595,9 +595,8 @@ describe('mock provider options and lifecycle', () => {
     hanging.enqueue(null, { hang: true })
     const pending = fetch(`${hanging.url}/openai/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'm', input: 'x' }) })
     while (hanging.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
-    const started = performance.now()
+    // Without closing the hanging connection, close() would wait forever and the test time out.
     await hanging.close()
-    assert.ok(performance.now() - started < 1000)
     await assert.rejects(pending)
   })
 
