@@ -1,3 +1,4 @@
+import { dimensionsProblem, sendsDimensions } from '../registry/embedding-dimensions.js'
 import { performance } from 'node:perf_hooks'
 import type { FastifyReply } from 'fastify'
 import { AppError } from '../http/errors.js'
@@ -42,6 +43,8 @@ export async function embedWith(
 ): Promise<{ vectors: number[][]; usage: Usage }> {
   const adapter = adapterFor(target.apiStandard)
   if (adapter.embeddingsBatchLimit <= 0) throw new AppError('bad_request', `instance ${target.name} speaks ${adapter.name}, which has no embeddings API`)
+  const sizeProblem = dimensions !== null ? dimensionsProblem(target.model, dimensions) : null
+  if (sizeProblem) throw new AppError('bad_request', `dimensions ${dimensions} cannot be asked of instance ${target.name}: ${sizeProblem}`)
   const batches: string[][] = []
   for (let start = 0; start < texts.length; start += adapter.embeddingsBatchLimit) batches.push(texts.slice(start, start + adapter.embeddingsBatchLimit))
   const results: number[][][] = new Array(batches.length)
@@ -52,7 +55,8 @@ export async function embedWith(
       const index = next
       next += 1
       const batch = batches[index] as string[]
-      const upstreamTarget = { endpoint: target.endpoint, model: target.model, dimensions: dimensions ?? target.dimensions }
+      // A fixed-size model is not told a size (Cohere's v3 models refuse the parameter).
+      const upstreamTarget = { endpoint: target.endpoint, model: target.model, dimensions: sendsDimensions(target.model) ? (dimensions ?? target.dimensions) : null }
       const { url, headers, body } = withKey(adapter.embeddingsRequest(batch, upstreamTarget), target)
       const response = await deps.upstream.send(url, headers, body, signal)
       const text = await response.body.text()

@@ -1,3 +1,4 @@
+import { dimensionsProblem } from './embedding-dimensions.js'
 import type { Executor } from '../db/database.js'
 import { getOwnUser as getOwnUserOf } from '../identity/service.js'
 import type { ModelFields, Prices, UserRow } from '../db/tables.js'
@@ -40,12 +41,14 @@ export async function assertApiStandardExists(db: Executor, handle: string) {
 
 /** The kind/dimensions rule and the endpoint policy, shared by definitions and instances. */
 export function checkModelFields(
-  fields: { kind: 'embedding' | 'chat'; dimensions: number | null; endpoint: string },
+  fields: { kind: 'embedding' | 'chat'; dimensions: number | null; endpoint: string; model: string },
   egress: EgressPolicy,
 ) {
   if (fields.kind === 'embedding' && fields.dimensions === null) {
     throw errors.validation([{ location: 'body.dimensions', message: 'is required for embedding models (1 to 16000)' }])
   }
+  const sizeProblem = fields.kind === 'embedding' && fields.dimensions !== null ? dimensionsProblem(fields.model, fields.dimensions) : null
+  if (sizeProblem) throw errors.validation([{ location: 'body.dimensions', message: `does not fit the model: ${sizeProblem}`, value: fields.dimensions }])
   if (fields.kind === 'chat' && fields.dimensions !== null) {
     throw errors.validation([{ location: 'body.dimensions', message: 'applies only to embedding models', value: fields.dimensions }])
   }
