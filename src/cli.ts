@@ -11,6 +11,8 @@ import { migrateDown, migrateUp, migrationStatus } from './db/migrate.js'
 import { createLogger, flushLog } from './logger.js'
 import { createUserFromCli } from './identity/cli.js'
 import { registerJobCommands } from './jobs/cli.js'
+import { registerDatabaseCommands } from './db/cli.js'
+import { registerImportCommands } from './import/cli.js'
 import { openMigratedDatabase, startServer, startWorkerProcess } from './server.js'
 
 /**
@@ -198,6 +200,9 @@ databaseOptions(keys.command('import-plaintext').description('Encrypt provider k
       console.log(count === 0 ? 'No plain-text provider keys found.' : `Encrypted and verified ${count} provider key(s); no plain text is left.`)
     }, { migrate: true }),
 )
+
+registerDatabaseCommands(program, { databaseOptions, withDatabase })
+registerImportCommands(program, { databaseOptions, withDatabase })
 
 const PROBLEM_TEXT = {
   unknown_key: 'encrypted with a key that is not configured',
