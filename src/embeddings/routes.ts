@@ -13,6 +13,7 @@ import { gatewayEmbedder, requireVectorOrText, writeUpload } from './computed.js
 import * as s from './schemas.js'
 import * as service from './service.js'
 import { exportLines, importLines } from './transfer.js'
+import { asUploadBody } from './record-aliases.js'
 
 const tags = ['embeddings']
 const NDJSON = ['application/x-ndjson', 'application/jsonl', 'application/jsonlines']
@@ -36,11 +37,15 @@ export const embeddingRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: 
       operationId: 'embeddings.upload',
       summary: 'Upload a batch of embeddings (all or nothing)',
       description:
-        'Inserts or replaces each record. Every vector must have the dimensions of the project\'s instance; a record sent with text and no vector gets the vector the project\'s instance computes from the text (one gateway call for the upload). Metadata is merged into the stored metadata and checked against the project\'s schema.',
+        'The body may also be one record on its own, with its vector in `embedding` (seed 000\'s form). Inserts or replaces each record. Every vector must have the dimensions of the project\'s instance; a record sent with text and no vector gets the vector the project\'s instance computes from the text (one gateway call for the upload). Metadata is merged into the stored metadata and checked against the project\'s schema.',
       tags,
       params: s.ProjectParams,
       body: s.UploadInput,
       response: { 201: s.Uploaded, ...s.problemResponses },
+    },
+    preValidation: async (request) => {
+      // Not yet validated: the schema checks what this returns.
+      request.body = asUploadBody(request.body) as typeof request.body
     },
   }, async (request, reply) => {
     const context = ctx(request)

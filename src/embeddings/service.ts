@@ -35,7 +35,7 @@ export async function getWritableProject(ctx: EmbeddingsContext, ownerHandle: st
   const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
   requireProjectRole(role, WRITERS, project, 'write its embeddings')
   if (project.instance_id === null || project.dimensions === null) {
-    throw new AppError('invalid_embedding', `project ${project.owner}/${project.handle} has no LLM service instance; bind one before uploading`)
+    throw new AppError('invalid_embedding', `project ${project.owner}/${project.handle} has no LLM service instance; bind one with PUT /v1/projects/${project.owner}/${project.handle} and "instance_handle" (or "llm_service_instance_id") before uploading`)
   }
   return project as WritableProject
 }

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import { AppError } from '../http/errors.js'
 import { findJsonProblem } from '../http/input-guard.js'
+import { withVectorField } from './record-aliases.js'
 import { checkBody } from '../http/validation.js'
 import type { ProjectView } from '../projects/queries.js'
 import { computeMissingVectors, type Embedder, hasVector, missingVectorAndText } from './computed.js'
@@ -151,7 +152,7 @@ export async function importLines(
     } else {
       let parsed: unknown
       try {
-        parsed = JSON.parse(line.text)
+        parsed = withVectorField(JSON.parse(line.text))
       } catch {
         fail(line.number, null, 'line is not valid JSON')
       }

@@ -18,12 +18,19 @@ const common: Options = {
   keywords: ['x-error'],
 }
 
+let requestAjvs: { body: Ajv; params: Ajv } | undefined
+
+/** Compiles a request schema as every route's is: bodies strictly, path and query coerced. */
+export function compileRequestSchema(schema: object, httpPart: string | undefined) {
+  requestAjvs ??= {
+    body: withFormats(new Ajv({ ...common, coerceTypes: false })),
+    params: withFormats(new Ajv({ ...common, coerceTypes: 'array' })),
+  }
+  return (httpPart === 'body' ? requestAjvs.body : requestAjvs.params).compile(withFiniteBounds(schema))
+}
+
 export function installValidation(app: FastifyInstance) {
-  const bodyAjv = withFormats(new Ajv({ ...common, coerceTypes: false }))
-  const paramsAjv = withFormats(new Ajv({ ...common, coerceTypes: 'array' }))
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    httpPart === 'body' ? bodyAjv.compile(withFiniteBounds(schema)) : paramsAjv.compile(withFiniteBounds(schema)),
-  )
+  app.setValidatorCompiler(({ schema, httpPart }) => compileRequestSchema(schema, httpPart))
 }
 
 /**
@@ -159,4 +166,17 @@ function dedupe(issues: ValidationIssue[]): ValidationIssue[] {
     seen.add(key)
     return true
   })
+}
+
+/**
+ * A route hook for `PUT …/{handle}`: a body without the handle takes the path's. The seed
+ * documents' clients send the handle only in the path (`PUT /v1/llm-services/jdoe/my-openai`
+ * with endpoint, model, …); when both name it they must agree, which the services check.
+ */
+export function handleFromPath(field: string, param: string = field) {
+  return async (request: { body: unknown; params: unknown }) => {
+    const body = request.body as Record<string, unknown> | null
+    const value = (request.params as Record<string, unknown>)[param]
+    if (body && typeof body === 'object' && !Array.isArray(body) && body[field] === undefined && typeof value === 'string') body[field] = value
+  }
 }

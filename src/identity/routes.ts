@@ -4,6 +4,7 @@ import type { Executor } from '../db/database.js'
 import type { ApiKeyVerifier } from './api-keys.js'
 import * as s from './schemas.js'
 import * as service from './service.js'
+import { handleFromPath } from '../http/validation.js'
 
 export interface IdentityRoutesOptions {
   db: Executor
@@ -26,6 +27,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
       body: s.UserInput,
       response: { 201: s.UserCreated, ...s.problemResponses },
     },
+    preValidation: handleFromPath('user_handle'),
   }, async (request, reply) => reply.code(201).send(await service.putUser(ctx(request), request.params.user_handle, request.body)))
 
   app.post('/v1/users', {

@@ -6,6 +6,7 @@ import type { ProjectLookup } from './lookup.js'
 import type { VectorEngine } from '../vectors/engine.js'
 import * as s from './schemas.js'
 import * as service from './service.js'
+import { handleFromPath } from '../http/validation.js'
 
 const tags = ['projects']
 
@@ -16,6 +17,7 @@ export const projectRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: Ve
 
   app.put(`${base}/:project_handle`, {
     schema: { operationId: 'projects.put', summary: 'Create or replace a project', tags, params: s.ProjectParams, body: s.ProjectInput, response: { 201: s.ProjectBrief, ...s.problemResponses } },
+    preValidation: handleFromPath('project_handle'),
   }, async (request, reply) => reply.code(201).send(await service.putProject(ctx(request), request.params.user_handle, request.params.project_handle, request.body)))
 
   app.post(base, {

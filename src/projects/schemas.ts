@@ -26,6 +26,7 @@ export const ProjectInput = Type.Object(
     ),
     instance_owner: Type.Optional(Type.String({ ...UserHandleParam, description: 'Owner of the instance (default: the project owner)' })),
     instance_handle: Type.Optional(Type.String({ minLength: 3, maxLength: 61, description: 'The instance to bind: "handle" (own) or "owner/handle" (shared)' })),
+    llm_service_instance_id: Type.Optional(Type.Integer({ minimum: 1, description: 'The instance to bind, by its instance_id (seed 000\'s form); instead of instance_handle' })),
     public_read: Type.Optional(Type.Boolean({ description: 'Anyone may read and search the project without a key' })),
     project_id: Type.Optional(Type.Unknown({ readOnly: true })),
     owner: Type.Optional(Type.Unknown({ readOnly: true })),

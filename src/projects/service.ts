@@ -8,7 +8,7 @@ import { isReservedHandle, normalizeHandle, SYSTEM_USER } from '../identity/hand
 import { findUserByHandle } from '../identity/queries.js'
 import { addressShare, dropPendingSharesOf, keepPendingShare, listPendingShares, removePendingShare, withPendingShares } from '../identity/share-targets.js'
 import type { UserRow } from '../db/tables.js'
-import { findInstance } from '../registry/queries/instances.js'
+import { findInstance, findInstanceById } from '../registry/queries/instances.js'
 import type { VectorEngine } from '../vectors/engine.js'
 import type { ProjectLookup } from './lookup.js'
 import { parseMetadataSchemaInput } from './metadata.js'
@@ -75,6 +75,22 @@ const MANAGERS: readonly ProjectRole[] = ['owner', 'admin']
 
 /** Finds the instance a project body names, and checks that the project's owner may use it (D6). */
 async function resolveInstance(db: Executor, owner: UserRow, input: ProjectInput) {
+  if (input.llm_service_instance_id !== undefined) {
+    const byId = await findInstanceById(db, input.llm_service_instance_id, owner.id)
+    // A stranger's id answers exactly like an id nobody has.
+    const usable = byId && (byId.owner_id === owner.id || byId.share_role) ? byId : undefined
+    if (!usable) throw new AppError('instance_not_found', `LLM Service Instance with id ${input.llm_service_instance_id} not found`)
+    if (input.instance_handle !== undefined) {
+      const named = input.instance_handle.includes('/') ? input.instance_handle : `${input.instance_owner ?? owner.handle}/${input.instance_handle}`
+      if (normalizeHandle(named) !== `${usable.owner}/${usable.handle}`) {
+        throw new AppError('bad_request', `llm_service_instance_id ${usable.id} is ${usable.owner}/${usable.handle}, not ${normalizeHandle(named)}; send one of the two`)
+      }
+    }
+    if (usable.kind !== 'embedding' || usable.dimensions === null) {
+      throw new AppError('bad_request', `instance ${usable.owner}/${usable.handle} is a chat model; a project needs an embedding model`)
+    }
+    return usable
+  }
   if (input.instance_handle === undefined) return null
   const [first, second] = input.instance_handle.split('/')
   const instanceOwner = normalizeHandle(second !== undefined ? (first as string) : (input.instance_owner ?? owner.handle))
@@ -151,6 +167,11 @@ export async function patchProject(ctx: ProjectsContext, ownerHandle: string, ha
   const update = withoutReadOnly(patch, PROJECT_READ_ONLY)
   // Naming a new instance by "owner/handle" replaces the stored owner too.
   if (typeof update.instance_handle === 'string' && update.instance_handle.includes('/')) delete current.instance_owner
+  // Naming it by id replaces the stored name.
+  if (update.llm_service_instance_id !== undefined && update.instance_handle === undefined) {
+    delete current.instance_owner
+    delete current.instance_handle
+  }
   const merged = applyMergePatch(current, update)
   const issues = checkBody(ProjectInputSchema, merged)
   if (issues.length > 0) throw errors.validation(issues)

@@ -68,6 +68,11 @@ export async function putDefinition(ctx: RegistryContext, ownerHandle: string, p
   if (existing?.role === 'reader') {
     throw errors.forbidden(`only ${existing.definition.owner} or an admin may change llm definition ${existing.definition.owner}/${handle}`)
   }
+  // `_system`'s namespace is visible to everyone (its list is public), so a write there is a
+  // 403, not the 404 of a user one may not see.
+  if (normalizeHandle(ownerHandle) === SYSTEM_USER && !isAdmin(ctx.caller)) {
+    throw errors.forbidden('only an admin may create or change global definitions (owned by _system)')
+  }
   const owner = await getOwnUser(ctx, ownerHandle)
   assertMayWriteUnder(ctx, owner.handle, 'definitions')
   const values: q.DefinitionValues = {
@@ -96,9 +101,20 @@ export async function patchDefinition(ctx: RegistryContext, ownerHandle: string,
   return (await getVisibleDefinition(ctx, current.owner, (merged as DefinitionInput).definition_handle)).definition
 }
 
+/**
+ * The definitions a user may use. `_system`'s list is the global definitions, readable by
+ * every caller: its namespace is visible to all, only writing under it is the admin's.
+ */
 export async function listDefinitions(ctx: RegistryContext, userHandle: string, page: { limit: number; offset: number }) {
+  if (normalizeHandle(userHandle) === SYSTEM_USER && ctx.caller.kind !== 'anonymous') return q.listSystemDefinitions(ctx.db, page)
   const user = await getOwnUser(ctx, userHandle)
   return q.listDefinitionsFor(ctx.db, user.id, page)
+}
+
+/** `GET /v1/llm-definitions`: the caller's own list; for the admin key, the global definitions. */
+export async function listDefinitionsOfCaller(ctx: RegistryContext, page: { limit: number; offset: number }) {
+  if (ctx.caller.kind !== 'user') return q.listSystemDefinitions(ctx.db, page)
+  return q.listDefinitionsFor(ctx.db, ctx.caller.userId, page)
 }
 
 /** Instances built from it keep working; they only lose the link to their template. */

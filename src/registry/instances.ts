@@ -124,13 +124,14 @@ async function putInstanceOnce(ctx: RegistryContext, ownerHandle: string, pathHa
 }
 
 /** A new instance from a definition the caller may see; fields not given come from it. */
-export async function createInstanceFromDefinition(ctx: RegistryContext, ownerHandle: string, input: FromDefinitionInput) {
+export async function createInstanceFromDefinition(ctx: RegistryContext, ownerHandle: string, input: FromDefinitionInput, pathHandle?: string) {
   const user = await getOwnUser(ctx, ownerHandle)
   if (user.handle === SYSTEM_USER) throw errors.forbidden('_system owns definitions, not instances')
   if (input.user_handle !== undefined && normalizeHandle(input.user_handle) !== user.handle) {
     throw errors.handleMismatch('user', user.handle, normalizeHandle(input.user_handle))
   }
   const handle = normalizeHandle(input.instance_handle)
+  if (pathHandle !== undefined && normalizeHandle(pathHandle) !== handle) throw errors.handleMismatch('instance', normalizeHandle(pathHandle), handle)
   const { definition } = await getVisibleDefinition(ctx, input.definition_owner ?? SYSTEM_USER, input.definition_handle)
   if (await q.findInstance(ctx.db, user.handle, handle, null)) {
     throw new AppError('conflict', `instance ${user.handle}/${handle} already exists; change it with PUT or PATCH`)

@@ -11,11 +11,13 @@ export interface RegistryRouteOptions {
   context: (request: FastifyRequest) => RegistryContext
 }
 
-/** The registry: API standards, definitions and instances (also under the deprecated `/v1/llm-services`). */
+/** The registry: API standards, definitions and instances (also under the seed documents' names: `/v1/llm-services`, `/v1/llm-service-instances`, `/v1/llm-service-definitions`). */
 export const registryRoutes: FastifyPluginAsync<{ db: Executor; keyring: Keyring; egress: EgressPolicy }> = async (app, { db, keyring, egress }) => {
   const context = (request: FastifyRequest): RegistryContext => ({ db, keyring, egress, caller: request.caller })
   await app.register(apiStandardRoutes, { context })
-  await app.register(definitionRoutes, { context })
+  await app.register(definitionRoutes, { context, basePath: '/v1/llm-definitions' })
+  await app.register(definitionRoutes, { context, basePath: '/v1/llm-service-definitions' })
   await app.register(instanceRoutes, { context, basePath: '/v1/llm-instances' })
   await app.register(instanceRoutes, { context, basePath: '/v1/llm-services' })
+  await app.register(instanceRoutes, { context, basePath: '/v1/llm-service-instances' })
 }

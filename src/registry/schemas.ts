@@ -291,6 +291,10 @@ export const InstanceSummary = Type.Object({
 })
 export const InstanceList = Type.Object({ instances: Type.Array(InstanceSummary) })
 
+export const FromDefinitionParams = Type.Object({ user_handle: UserHandleParam, definition_handle: ResourceHandle('Handle of the definition (owned by definition_owner, default _system)') })
+export const InstanceOrFromDefinition = Type.Union([InstanceInput, FromDefinitionInput], {
+  description: 'An instance from a definition (definition_handle, definition_owner, api_key, …) or a whole instance (endpoint, model, …)',
+})
 export const InstanceParams = Type.Object({ user_handle: UserHandleParam, instance_handle: ResourceHandle('Handle of the instance') })
 export const InstanceUnshareParams = Type.Object({
   user_handle: UserHandleParam,
@@ -301,6 +305,12 @@ export const ShareInstanceInput = Type.Object(
   { share_with_handle: Handle('The user to share with'), role: Role },
   { additionalProperties: false },
 )
+export const InstanceShareParams = Type.Object({
+  user_handle: UserHandleParam,
+  instance_handle: ResourceHandle('Handle of the instance'),
+  share_with_handle: UserHandleParam,
+})
+export const ShareRoleInput = Type.Object({ role: Type.Optional(Role) }, { additionalProperties: false })
 export const InstanceShares = Type.Object({
   owner: Type.String(),
   instance_handle: Type.String(),

@@ -105,7 +105,7 @@ export async function searchByVector(
   const { conditions, issues } = parseFilter(body.filter)
   if (issues.length > 0) throw errors.validation(issues)
   const { project, role } = await getVisibleProject(ctx, ownerHandle, handle)
-  if (project.dimensions === null || project.instance_id === null) throw new AppError('invalid_search', 'project does not have an associated LLM service instance')
+  if (project.dimensions === null || project.instance_id === null) throw new AppError('invalid_search', `project ${project.owner}/${project.handle} does not have an associated LLM service instance; bind one with PUT /v1/projects/${project.owner}/${project.handle} and "instance_handle" (or "llm_service_instance_id")`)
   let vector: number[]
   if (body.text !== undefined) {
     await assertMayEmbedWith(ctx, role, project.instance_id, `${project.instance_owner}/${project.instance_handle}`)

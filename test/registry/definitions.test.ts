@@ -100,7 +100,7 @@ for (const kind of DATABASES) {
 
     it('keeps global definitions for the admin: users get 403, the admin may write them', async () => {
       const byUser = await server.request('PUT', '/v1/llm-definitions/_system/mine', { key: alice.key, body: embeddingDefinition('mine') })
-      assert.equal(byUser.status, 404, 'a user cannot act under _system at all')
+      assert.equal(byUser.status, 403, "_system's namespace is visible to all; writing under it is the admin's")
       const patchByUser = await server.request('PATCH', '/v1/llm-definitions/_system/openai-small', { key: alice.key, body: { description: 'x' } })
       assert.equal(patchByUser.status, 403)
       const deleteByUser = await server.request('DELETE', '/v1/llm-definitions/_system/openai-small', { key: alice.key })

@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import type { Executor } from '../../db/database.js'
 import * as s from './schemas.js'
 import * as service from './service.js'
+import { handleFromPath } from '../../http/validation.js'
 
 /** `/v1/routes/{user}/{route}`: named lists of instances with weights and a fallback order. */
 export const llmRouteRoutes: FastifyPluginAsyncTypebox<{ db: Executor; onChange: () => void }> = async (app, { db, onChange }) => {
@@ -11,6 +12,7 @@ export const llmRouteRoutes: FastifyPluginAsyncTypebox<{ db: Executor; onChange:
 
   app.put('/v1/routes/:user_handle/:route_handle', {
     schema: { ...common, operationId: 'gateway.route.put', summary: 'Create or replace a route and its targets', params: s.RouteParams, body: s.RouteInput, response: { 201: s.RouteSaved, ...s.problemResponses } },
+    preValidation: handleFromPath('route_handle'),
   }, async (request, reply) => {
     const saved = await service.putRoute(ctx(request), request.params.user_handle, request.params.route_handle, request.body)
     onChange()

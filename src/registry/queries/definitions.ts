@@ -94,3 +94,15 @@ export const addDefinitionShare = (db: Executor, definitionId: number, userId: n
 
 export const removeDefinitionShare = (db: Executor, definitionId: number, userId: number) =>
   db.deleteFrom('llm_definition_shares').where('definition_id', '=', definitionId).where('user_id', '=', userId).executeTakeFirst()
+
+/** The global definitions: those `_system` owns, which every user may read. */
+export const listSystemDefinitions = (db: Executor, page: { limit: number; offset: number }) =>
+  db
+    .selectFrom('llm_definitions as d')
+    .innerJoin('users as u', 'u.id', 'd.owner_id')
+    .select(['d.id', 'd.handle', 'd.is_public', 'd.kind', 'd.model', 'd.dimensions', 'u.handle as owner'])
+    .where('u.handle', '=', SYSTEM_USER)
+    .orderBy(sql`d.handle collate "C"`)
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute()

@@ -13,9 +13,9 @@ export type InstanceView = InstanceRow & {
 
 export type InstanceValues = ModelFields & { cache_ttl_seconds: number | null; prices: Prices | null }
 
-/** `shareUserId`: whose share role to report (the caller's), or null. */
-export const findInstance = (db: Executor, ownerHandle: string, handle: string, shareUserId: number | null): Promise<InstanceView | undefined> =>
-  prepared(db
+/** Instances with their owner, definition and one user's share role (`shareUserId`, or null). */
+const instanceViews = (db: Executor, shareUserId: number | null) =>
+  db
     .selectFrom('llm_instances as i')
     .innerJoin('users as u', 'u.id', 'i.owner_id')
     .leftJoin('llm_definitions as d', 'd.id', 'i.definition_id')
@@ -25,9 +25,14 @@ export const findInstance = (db: Executor, ownerHandle: string, handle: string, 
     )
     .selectAll('i')
     .select(['u.handle as owner', 'du.handle as definition_owner', 'd.handle as definition_handle', 's.role as share_role'])
-    .where('u.handle', '=', ownerHandle)
-    .where('i.handle', '=', handle))
-    .executeTakeFirst()
+
+/** `shareUserId`: whose share role to report (the caller's), or null. */
+export const findInstance = (db: Executor, ownerHandle: string, handle: string, shareUserId: number | null): Promise<InstanceView | undefined> =>
+  prepared(instanceViews(db, shareUserId).where('u.handle', '=', ownerHandle).where('i.handle', '=', handle)).executeTakeFirst()
+
+/** By id, as seed 000's clients name an instance (`llm_service_instance_id`). */
+export const findInstanceById = (db: Executor, id: number, shareUserId: number | null): Promise<InstanceView | undefined> =>
+  instanceViews(db, shareUserId).where('i.id', '=', id).executeTakeFirst()
 
 /**
  * Instances a user owns or has been given, with its role on each, in one index-backed union:

@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import * as service from '../api-standards.js'
 import type { RegistryRouteOptions } from '../routes.js'
 import * as s from '../schemas.js'
+import { handleFromPath } from '../../http/validation.js'
 
 const tags = ['api-standards']
 
@@ -23,6 +24,7 @@ export const apiStandardRoutes: FastifyPluginAsyncTypebox<RegistryRouteOptions> 
   const saved = Type.Object({ api_standard_handle: Type.String() })
   app.put('/v1/api-standards/:api_standard_handle', {
     schema: { operationId: 'registry.apiStandard.put', summary: 'Create or replace an API standard (admin)', tags, params: s.ApiStandardParams, body: s.ApiStandardInput, response: { 201: saved, ...s.problemResponses } },
+    preValidation: handleFromPath('api_standard_handle'),
   }, async (request, reply) => {
     const row = await service.putApiStandard(ctx(request), request.params.api_standard_handle, request.body)
     return reply.code(201).send({ api_standard_handle: row.handle })
