@@ -20,6 +20,12 @@ export const projectRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: Ve
     preValidation: handleFromPath('project_handle'),
   }, async (request, reply) => reply.code(201).send(await service.putProject(ctx(request), request.params.user_handle, request.params.project_handle, request.body)))
 
+  // Seed 000 creates a project with POST at its own path; the same as PUT.
+  app.post(`${base}/:project_handle`, {
+    schema: { operationId: 'projects.createAt', summary: 'Create or replace a project at this path (as PUT)', tags, params: s.ProjectParams, body: s.ProjectInput, response: { 201: s.ProjectBrief, ...s.problemResponses } },
+    preValidation: handleFromPath('project_handle'),
+  }, async (request, reply) => reply.code(201).send(await service.putProject(ctx(request), request.params.user_handle, request.params.project_handle, request.body)))
+
   app.post(base, {
     schema: { operationId: 'projects.create', summary: 'Create or replace a project; the handle comes from the body', tags, params: s.UserParams, body: s.ProjectInput, response: { 201: s.ProjectBrief, ...s.problemResponses } },
   }, async (request, reply) => reply.code(201).send(await service.putProject(ctx(request), request.params.user_handle, undefined, request.body)))
