@@ -45,7 +45,8 @@ export type UserPatch = Static<typeof UserPatch>
 
 export const UserCreated = Type.Object({
   user_handle: Type.String(),
-  vdb_key: Type.String({ description: 'The new API key, shown only here; "not changed" when the user existed' }),
+  vdb_key: Type.String({ description: 'The new API key, shown only here; "not changed" when the user existed (the reference API\'s name)' }),
+  key: Type.Optional(Type.String({ description: 'The same new key, under the name POST …/keys uses; absent when the user existed' })),
   key_id: Type.Optional(Type.String({ format: 'uuid' })),
 })
 

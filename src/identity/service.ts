@@ -44,7 +44,7 @@ export async function putUser(ctx: IdentityContext, pathHandle: string | undefin
     if (!saved.inserted) return { user_handle: handle, vdb_key: 'not changed' }
     await dropPendingSharesTo(tx, handle)
     const key = await createKeyRow(tx, saved.id, { label: 'initial key' })
-    return { user_handle: handle, vdb_key: key.key, key_id: key.row.id }
+    return { user_handle: handle, vdb_key: key.key, key: key.key, key_id: key.row.id }
   })
 }
 

@@ -26,6 +26,7 @@ for (const kind of DATABASES) {
       assert.equal(created.status, 201)
       assert.equal(created.body.user_handle, 'carol')
       assert.match(created.body.vdb_key, /^llmb_[A-Za-z0-9_-]{43}$/)
+      assert.equal(created.body.key, created.body.vdb_key, 'the same key under the name POST …/keys uses')
       assert.match(created.body.key_id, /^[0-9a-f-]{36}$/)
 
       const self = await server.request('GET', '/v1/users/carol', { key: created.body.vdb_key })
