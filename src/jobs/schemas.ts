@@ -77,6 +77,7 @@ export const JobListQuery = Type.Object({
   ...Paging(50).properties,
   state: Type.Optional(JobStateSchema),
   type: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  internal: Type.Optional(Type.Boolean({ default: false, description: "Also the server's own jobs for the user (webhook deliveries), which are left out by default" })),
 })
 
 export const DeadLetterQuery = Type.Object({

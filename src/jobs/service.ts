@@ -70,10 +70,16 @@ export async function findJob(db: Executor, ownerId: number, id: string): Promis
   return job
 }
 
-export async function listJobs(db: Executor, ownerId: number, filter: { state?: JobState | undefined; type?: string | undefined; limit: number; offset: number }) {
+/**
+ * A user's jobs. The server's own jobs for the user (webhook deliveries) are left out unless
+ * asked for with `internal=true` or by naming their type: a user looking at its jobs wants
+ * the work it submitted, and a delivery already shows under its webhook endpoint.
+ */
+export async function listJobs(db: Executor, ownerId: number, filter: { state?: JobState | undefined; type?: string | undefined; internal?: boolean | undefined; limit: number; offset: number }) {
   let query = db.selectFrom('jobs').selectAll().where('owner_id', '=', ownerId)
   if (filter.state) query = query.where('state', '=', filter.state)
   if (filter.type) query = query.where('type', '=', filter.type)
+  else if (!filter.internal) query = query.where('type', 'in', SUBMITTABLE_TYPES.map((t) => t.type))
   return query.orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset).execute()
 }
 

@@ -104,6 +104,20 @@ for (const kind of DATABASES) {
       assert.equal(receiver.deliveredTo('/a').length, 1)
     })
 
+    it("leaves deliveries out of the user's job list unless asked for", async () => {
+      // alice's deliveries from the test above are jobs of the server's own (webhook.deliver).
+      const types = async (query: string) =>
+        ((await request('GET', `/v1/jobs/alice${query}`, { key: key('alice') })).body as Array<{ type: string }>).map((j) => j.type)
+      const mine = await types('?limit=200')
+      assert.ok(mine.includes('chat.batch'))
+      assert.equal(mine.filter((t) => t === 'webhook.deliver').length, 0)
+      const everything = await types('?limit=200&internal=true')
+      assert.ok(everything.filter((t) => t === 'webhook.deliver').length >= 3, 'three endpoints were delivered to')
+      assert.equal(everything.length - mine.length, everything.filter((t) => t === 'webhook.deliver').length)
+      const named = await types('?limit=200&type=webhook.deliver')
+      assert.deepEqual(new Set(named), new Set(['webhook.deliver']))
+    })
+
     it('retries a failing receiver on schedule, records every attempt, then fails the delivery and disables the endpoint', async () => {
       receiver.on('/fail', { status: 500, body: `a${'é'.repeat(700)}` })
       const failing = await endpoint('bob', '/fail')
