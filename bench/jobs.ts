@@ -20,8 +20,8 @@
  *   --concurrency, --workers
  *                      llmbase's Worker settings, comma lists; every combination is measured and
  *                      the fastest is the one compared (default 64 and 1)
- *   --pgboss           pg-boss work() settings as batchSize x localConcurrency, comma list
- *                      (default 50x1,50x4)
+ *   --pgboss           pg-boss work() settings as batchSize x work() calls on the queue, comma
+ *                      list (default 50x1,50x4)
  *   --rate, --seconds  the latency measurement: enqueues per second and for how long
  *                      (default 200 and 10)
  *   --embedded-rates   latency rates on the embedded database (default 50,200)
@@ -43,7 +43,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
-import { PgBoss } from 'pg-boss'
+import PgBoss from 'pg-boss'
 import { loadConfig } from '../src/config.js'
 import { type Database, openDatabase } from '../src/db/database.js'
 import { migrateUp } from '../src/db/migrate.js'
@@ -328,61 +328,94 @@ async function oursLatency(ctx: OursContext, settings: OursSettings, producer: J
 
 interface BossSettings {
   batchSize: number
-  localConcurrency: number
+  /** work() calls on the queue: pg-boss 10's way to run batches side by side (it has no localConcurrency). */
+  workers: number
 }
 
-const bossLabel = (s: BossSettings) => `batchSize ${s.batchSize}, localConcurrency ${s.localConcurrency}`
+const bossLabel = (s: BossSettings) => `batchSize ${s.batchSize}, ${s.workers} work() call${s.workers > 1 ? 's' : ''}`
 
 /**
- * pg-boss's work() options for a backlog, its fastest documented mode: batches of `batchSize`,
- * fetched again at once while they come back full (burstWhenBatchFull), otherwise its shortest
- * polling interval; the queue has `notify` and the instance `useListenNotify`, so idle workers
- * wake on a NOTIFY, and polling is only the backstop (notifyPollingIntervalSeconds).
+ * pg-boss 10's work() options: batches of `batchSize`, its shortest polling interval (0.5 s,
+ * the minimum it accepts). A v10 worker sleeps out the interval after every fetch, full or not,
+ * which caps a worker at batchSize / 0.5 s (100 jobs/s at 50); it has no LISTEN/NOTIFY and no
+ * burstWhenBatchFull, but notifyWorker(id) ends a worker's sleep, and the benchmark uses that for
+ * both: after a full batch (what burstWhenBatchFull does in 12) and after each send() (the
+ * in-process wake-up), so that pg-boss runs at its fastest.
  */
-function bossWorkOptions(s: BossSettings) {
-  return { batchSize: s.batchSize, localConcurrency: s.localConcurrency, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 2 }
+const bossWorkOptions = (s: BossSettings) => ({ batchSize: s.batchSize, pollingIntervalSeconds: 0.5 })
+
+/** Starts `s.workers` workers on `name`; each fetches again at once after a full batch. Returns their ids. */
+async function startBossWorkers(boss: PgBoss, name: string, s: BossSettings, onBatch: (jobs: Array<PgBoss.Job<{ i?: number }>>) => void): Promise<string[]> {
+  const ids: string[] = []
+  for (let w = 0; w < s.workers; w++) {
+    let id = ''
+    // work() resolves before the worker's first fetch returns, so `id` is set when a batch arrives.
+    id = await boss.work<{ i?: number }>(name, bossWorkOptions(s), async (jobs) => {
+      onBatch(jobs)
+      if (jobs.length === s.batchSize) boss.notifyWorker(id)
+    })
+    ids.push(id)
+  }
+  return ids
+}
+
+/**
+ * v10's offWork() returns at once (a worker stops after its current fetch), and its
+ * deleteQueue() fails while the queue has jobs; one queue has jobs at a time here, so
+ * clearStorage() (a TRUNCATE of every queue's jobs) empties it first.
+ */
+async function stopBossWorkers(boss: PgBoss, name: string) {
+  await boss.offWork(name)
+  await sleep(SETTLE_MS)
+  await boss.clearStorage()
+  await boss.deleteQueue(name)
 }
 
 let bossQueues = 0
 
 async function bossThroughput(boss: PgBoss, n: number, s: BossSettings, count: (text: string, params: unknown[]) => Promise<number>, admin: pg.Client): Promise<number> {
   const name = `bench-${++bossQueues}`
-  await boss.createQueue(name, { notify: true })
+  await boss.createQueue(name)
   for (let done = 0; done < n; done += INSERT_CHUNK) {
-    await boss.insert(name, Array.from({ length: Math.min(INSERT_CHUNK, n - done) }, () => ({ data: {} })))
+    await boss.insert(Array.from({ length: Math.min(INSERT_CHUNK, n - done) }, () => ({ name, data: {} })))
   }
   await admin.query('vacuum analyze pgboss.job')
   const tally = new Tally()
   const started = performance.now()
-  await boss.work(name, bossWorkOptions(s), async (jobs) => {
-    tally.count(jobs.length, [])
-  })
+  await startBossWorkers(boss, name, s, (jobs) => tally.count(jobs.length, []))
   await tally.until(n)
   await waitForCount(() => count("select count(*)::int as n from pgboss.job where name = $1 and state = 'completed'", [name]), n)
   const seconds = (performance.now() - started) / 1000
-  await boss.offWork(name, { wait: true })
-  await boss.deleteAllJobs(name)
-  await boss.deleteQueue(name)
+  await stopBossWorkers(boss, name)
   return n / seconds
 }
 
-async function bossLatency(boss: PgBoss, s: BossSettings, rate: number, seconds: number): Promise<LatencyResult> {
+/**
+ * Latency into idle workers; `wake` says whether each send() is followed by notifyWorker() on
+ * one of the workers in turn (a producer in the workers' process), or not (a producer in
+ * another process, which v10 cannot wake: the job waits for the next poll).
+ */
+async function bossLatency(boss: PgBoss, s: BossSettings, wake: boolean, rate: number, seconds: number): Promise<LatencyResult> {
   const name = `bench-${++bossQueues}`
-  await boss.createQueue(name, { notify: true })
+  await boss.createQueue(name)
   const tally = new Tally()
-  await boss.work<{ i: number }>(name, bossWorkOptions(s), async (jobs) => {
+  const ids = await startBossWorkers(boss, name, s, (jobs) =>
     tally.count(
       jobs.length,
       jobs.map((job) => job.data.i),
-    )
-  })
+    ),
+  )
   await sleep(SETTLE_MS)
+  let next = 0
+  const enqueue = async (i: number) => {
+    const id = await boss.send(name, { i })
+    if (wake) boss.notifyWorker(ids[next++ % ids.length] as string)
+    return id
+  }
   try {
-    return await latencyRun((i) => boss.send(name, { i }), tally, rate, seconds)
+    return await latencyRun(enqueue, tally, rate, seconds)
   } finally {
-    await boss.offWork(name, { wait: true })
-    await boss.deleteAllJobs(name)
-    await boss.deleteQueue(name)
+    await stopBossWorkers(boss, name)
   }
 }
 
@@ -419,9 +452,9 @@ function oursSettings(variant: Variant, concurrency: string): OursSettings[] {
 
 function bossSettingsList(): BossSettings[] {
   return list(values.pgboss as string).map((item) => {
-    const [batchSize, localConcurrency] = item.split('x').map(Number)
-    if (!batchSize || !localConcurrency) throw new Error(`--pgboss: ${item} is not batchSize x localConcurrency (such as 50x4)`)
-    return { batchSize, localConcurrency }
+    const [batchSize, workers] = item.split('x').map(Number)
+    if (!batchSize || !workers) throw new Error(`--pgboss: ${item} is not batchSize x work() calls (such as 50x4)`)
+    return { batchSize, workers }
   })
 }
 
@@ -508,7 +541,7 @@ async function runOursOnServer(url: string, count: (text: string) => Promise<num
 }
 
 async function runBoss(url: string, count: (text: string, params: unknown[]) => Promise<number>, admin: pg.Client, options: RunOptions): Promise<Entry[]> {
-  const boss = new PgBoss({ connectionString: url, useListenNotify: true })
+  const boss = new PgBoss({ connectionString: url })
   boss.on('error', (error) => progress(`pg-boss error: ${(error as Error).message}`))
   await boss.start()
   try {
@@ -522,7 +555,11 @@ async function runBoss(url: string, count: (text: string, params: unknown[]) => 
     }
     for (const [i, s] of settings.entries()) {
       progress(`pg-boss latency: ${options.rate}/s for ${options.seconds} s, ${bossLabel(s)}`)
-      entries[i]?.latency.push({ how: `${options.rate}/s, send() in the workers' process`, result: await bossLatency(boss, s, options.rate, options.seconds) })
+      entries[i]?.latency.push({ how: `${options.rate}/s, send() + notifyWorker() in the workers' process`, result: await bossLatency(boss, s, true, options.rate, options.seconds) })
+    }
+    for (const [i, s] of settings.entries()) {
+      progress(`pg-boss latency: ${options.rate}/s for ${options.seconds} s, ${bossLabel(s)}, no wake-up (polling)`)
+      entries[i]?.latency.push({ how: `${options.rate}/s, send() without a wake-up (as from another process: polling)`, result: await bossLatency(boss, s, false, options.rate, options.seconds) })
     }
     return entries
   } finally {
@@ -596,8 +633,9 @@ function printHeader(only: Set<string>, options: RunOptions) {
       `lease ${config.jobs.leaseMs} ms, poll ${config.jobs.pollMs} ms (the defaults); pool ${config.dbPoolSize} connections on the server; wake-ups: LISTEN/NOTIFY (PostgresWakeups) on the server, in-process (LocalWakeups) on the embedded database`,
   )
   console.log(
-    `pg-boss: new PgBoss({ connectionString, useListenNotify: true }) (pool max 10, its default; maintenance and monitoring on, its defaults), createQueue(name, { notify: true }); ` +
-      `work() with ${bossSettingsList().map((s) => JSON.stringify(bossWorkOptions(s))).join(' | ')}; the handler gets a batch and returns, pg-boss completes the batch in one statement`,
+    `pg-boss: new PgBoss({ connectionString }) (pool max 10, its default; maintenance and monitoring on, its defaults; v10 has no LISTEN/NOTIFY), createQueue(name); ` +
+      `work() with ${bossSettingsList().map((s) => `${JSON.stringify(bossWorkOptions(s))} × ${s.workers}`).join(' | ')}; the handler gets a batch and returns, pg-boss completes the batch in one statement; ` +
+      `a worker whose batch came back full is woken at once with notifyWorker(id) (v10 has no burstWhenBatchFull); latency with and without a notifyWorker() after each send()`,
   )
   console.log(
     `throughput: ${options.serverJobs} jobs (server) / ${options.embeddedJobs} (embedded) inserted up front, then VACUUM ANALYZE; median of ${options.repeat} runs; ` +

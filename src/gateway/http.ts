@@ -4,13 +4,14 @@ import { AppError } from '../http/errors.js'
 import { type ErrorEnvelope, envelopeFor, toAppError } from '../http/problem.js'
 import { messagesToChat } from './anthropic-ingress.js'
 import type { GatewayDeps } from './call.js'
-import { gatewayCaller } from './call.js'
+import { gatewayCaller, resolveModel } from './call.js'
 import { handleChat } from './chat.js'
 import { type EmbeddingsBody, handleEmbeddings } from './embeddings.js'
 import { anthropicErrorBody, anthropicIngress } from './ingress/anthropic.js'
 import { openAiErrorBody, openAiIngress } from './ingress/openai.js'
 import type { ChatRequest } from './providers/types.js'
 import { listUsableModels } from './targets.js'
+import { estimateInputTokens } from './token-estimate.js'
 import type { Executor } from '../db/database.js'
 
 /*
@@ -43,6 +44,13 @@ const MessagesBody = Type.Object(
     messages: Type.Array(Type.Object({ role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]) }, { additionalProperties: true }), { minItems: 1 }),
     max_tokens: Type.Integer({ minimum: 1 }),
     stream: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: true },
+)
+const CountTokensBody = Type.Object(
+  {
+    model: Type.String({ minLength: 1, maxLength: 200 }),
+    messages: Type.Array(Type.Object({ role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]) }, { additionalProperties: true }), { minItems: 1 }),
   },
   { additionalProperties: true },
 )
@@ -86,6 +94,11 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: GatewayDeps; db: Executor
     return reply.code(problem.status).type(envelope.contentType).send(envelope.render(problem, request.id))
   })
   const config = { readOnly: true }
+  // Anthropic's SDK reads the request id from `request-id` (its `requestID`); OpenAI's from
+  // `x-request-id`, which every answer carries.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url === '/v1/messages' || request.url.startsWith('/v1/messages/') || request.url.startsWith('/v1/messages?')) reply.header('request-id', request.id)
+  })
 
   app.post('/v1/chat/completions', {
     config,
@@ -105,30 +118,62 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: GatewayDeps; db: Executor
     return handleChat(deps, request, reply, chat, anthropicIngress)
   })
 
+  // Anthropic's token counting. An estimate (src/gateway/token-estimate.ts): llmbase holds no
+  // tokenizer for every model, and says so in a header. The model must be one the caller may use.
+  app.post('/v1/messages/count_tokens', {
+    config,
+    schema: { tags: ['gateway'], operationId: 'gateway.countTokens', summary: "Anthropic-compatible token count of a Messages request (an estimate: about four characters a token)", body: CountTokensBody },
+  }, async (request, reply) => {
+    let chat: ChatRequest
+    try {
+      chat = messagesToChat(request.body)
+    } catch (error) {
+      throw new AppError('bad_request', error instanceof Error ? error.message : 'the request could not be read')
+    }
+    await resolveModel(deps, request, chat.model, 'chat')
+    reply.header('x-llmbase-token-count', 'estimate')
+    return { input_tokens: estimateInputTokens(chat) }
+  })
+
   app.post('/v1/embeddings', {
     config,
     schema: { tags: ['gateway'], operationId: 'gateway.embeddings', summary: 'OpenAI-compatible embeddings through an embedding instance or route', body: EmbeddingsRequest },
   }, async (request, reply) => handleEmbeddings(deps, request, reply, request.body as EmbeddingsBody))
 
+  type ModelRows = Awaited<ReturnType<typeof listUsableModels>>
+  const created = (date: Date) => Math.floor(date.getTime() / 1000)
+  /** `GET /v1/models`' entries: the caller's own instances by handle, others' as `owner/handle`. */
+  const modelEntries = (caller: { handle: string }, { instances, routes }: ModelRows) => [
+    ...instances.map((row) => ({
+      id: row.owner === caller.handle ? row.handle : `${row.owner}/${row.handle}`,
+      object: 'model',
+      created: created(row.created_at),
+      owned_by: row.owner,
+      kind: row.kind,
+      provider_model: row.model,
+    })),
+    ...routes.map((row) => ({ id: row.handle, object: 'model', created: created(row.created_at), owned_by: caller.handle, kind: 'route' })),
+  ]
+
   app.get('/v1/models', {
     schema: { tags: ['gateway'], operationId: 'gateway.models', summary: 'Instances and routes the caller may name as model' },
   }, async (request) => {
     const caller = gatewayCaller(request)
-    const { instances, routes } = await listUsableModels(db, caller)
-    const created = (date: Date) => Math.floor(date.getTime() / 1000)
-    return {
-      object: 'list',
-      data: [
-        ...instances.map((row) => ({
-          id: row.owner === caller.handle ? row.handle : `${row.owner}/${row.handle}`,
-          object: 'model',
-          created: created(row.created_at),
-          owned_by: row.owner,
-          kind: row.kind,
-          provider_model: row.model,
-        })),
-        ...routes.map((row) => ({ id: row.handle, object: 'model', created: created(row.created_at), owned_by: caller.handle, kind: 'route' })),
-      ],
-    }
+    return { object: 'list', data: modelEntries(caller, await listUsableModels(db, caller)) }
+  })
+
+  // The OpenAI SDK's models.retrieve(id); an id may hold a slash (`owner/handle`).
+  app.get('/v1/models/*', {
+    schema: {
+      tags: ['gateway'], operationId: 'gateway.model', summary: 'One model the caller may name, as in GET /v1/models',
+      params: Type.Object({ '*': Type.String({ minLength: 1, maxLength: 200 }) }),
+    },
+  }, async (request) => {
+    const caller = gatewayCaller(request)
+    const id = (request.params as { '*': string })['*']
+    const entries = modelEntries(caller, await listUsableModels(db, caller))
+    const found = entries.find((entry) => entry.id === id) ?? entries.find((entry) => `${entry.owned_by}/${entry.id}` === id)
+    if (!found) throw new AppError('model_not_found', `the model ${id} does not exist or you do not have access to it; GET /v1/models lists what you may use`)
+    return found
   })
 }

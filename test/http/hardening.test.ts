@@ -100,7 +100,7 @@ for (const kind of DATABASES) {
     })
 
     it('answers unknown routes under the SDK paths in the SDK envelope', async () => {
-      const openAi = await request('GET', '/v1/models/nope/extra')
+      const openAi = await request('GET', '/v1/chat/nope')
       assert.equal(openAi.status, 404)
       assert.equal(openAi.body.error.code, 'route_not_found')
       const anthropic = await request('POST', '/v1/messages/batches', { body: {} })
