@@ -29,6 +29,8 @@ import { registryRoutes } from './registry/routes.js'
 import type { Keyring } from './secrets/keyring.js'
 import type { VectorEngine } from './vectors/engine.js'
 import { similarityRoutes } from './vectors/routes.js'
+import { VERSION } from './version.js'
+import { welcomeRoutes } from './welcome/routes.js'
 
 export interface AppOptions {
   config: Config
@@ -84,7 +86,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       allowedHeaders: ['Accept', 'Authorization', 'Content-Type', 'X-Request-Id', 'Origin', 'X-Requested-With', 'X-Api-Key', 'X-Llmbase-Cache', 'Cache-Control'],
-      exposedHeaders: ['x-request-id', 'retry-after', 'x-llmbase-cache'],
+      exposedHeaders: ['x-request-id', 'request-id', 'retry-after', 'x-llmbase-cache'],
       maxAge: 600,
     })
   }
@@ -94,7 +96,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       openapi: '3.1.0',
       info: {
         title: 'llmbase',
-        version: '0.1.0',
+        version: VERSION,
         description: 'Self-hosted backend for LLM applications. Errors are RFC 7807 problem JSON; see docs/errors.md.',
       },
       components: {
@@ -145,6 +147,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(webhookRoutes, { db: database.db, keyring: options.keyring, queue: jobs.queue, egress: config.egress })
   await app.register(adminRoutes, { database, engine, keys, allowReset: config.allowReset })
   if (engine) app.addHook('onClose', async () => engine.close())
+  await app.register(welcomeRoutes, { version: VERSION })
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger())
 
   return app

@@ -14,6 +14,7 @@ import { registerJobCommands } from './jobs/cli.js'
 import { registerDatabaseCommands } from './db/cli.js'
 import { registerImportCommands } from './import/cli.js'
 import { openMigratedDatabase, startServer, startWorkerProcess } from './server.js'
+import { VERSION } from './version.js'
 
 /**
  * `llmbase` command line. Every command reads the same configuration (flags, environment,
@@ -22,7 +23,7 @@ import { openMigratedDatabase, startServer, startWorkerProcess } from './server.
 const program = new Command()
   .name('llmbase')
   .description('Self-hosted backend for LLM applications: registry, embeddings store, gateway, jobs.')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError()
 
 const databaseOptions = (command: Command) =>
