@@ -114,7 +114,7 @@ export class CallRecord {
 export function gatewayCaller(request: GatewayCallContext) {
   const caller = request.caller
   if (caller.kind !== 'user') {
-    throw errors.forbidden('the gateway accounts every call to a user: call it with a user API key (`llmbase keys create`), not the admin key')
+    throw errors.forbidden('the gateway accounts every call to a user: call it with a user API key (POST /v1/users/{user}/keys, or `llmbase users create <handle>` for a new user), not the admin key')
   }
   return { userId: caller.userId, handle: caller.handle, isAdmin: isAdmin(caller), keyId: caller.keyId }
 }
