@@ -31,6 +31,7 @@ import type { VectorEngine } from './vectors/engine.js'
 import { similarityRoutes } from './vectors/routes.js'
 import { VERSION } from './version.js'
 import { welcomeRoutes } from './welcome/routes.js'
+import { lazySerializerFactory } from './http/serialization.js'
 
 export interface AppOptions {
   config: Config
@@ -70,6 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory } },
     ...frameworkErrorOptions(gatewayErrorEnvelopes),
   })
 

@@ -4,17 +4,20 @@ import type { Logger } from 'pino'
 import { rmSync } from 'node:fs'
 import { type Config, ConfigError, type ConfigFlags, loadConfig } from './config.js'
 import { announceGeneratedSecrets, generateSecret, type ResolvedSecrets, resolveSecrets, writeSecretFile } from './data-folder.js'
-import { type Database, openDatabase } from './db/database.js'
+import type { Database } from './db/database.js'
+import { startEmbeddedEarly } from './db/embedded/index.js'
 import { createKeyring, type Keyring } from './secrets/keyring.js'
-import { checkSecrets, importPlaintextSecrets, rotateSecrets } from './secrets/maintenance.js'
-import { migrateDown, migrateUp, migrationStatus } from './db/migrate.js'
 import { createLogger, flushLog } from './logger.js'
-import { createUserFromCli } from './identity/cli.js'
 import { registerJobCommands } from './jobs/cli.js'
 import { registerDatabaseCommands } from './db/cli.js'
 import { registerImportCommands } from './import/cli.js'
-import { openMigratedDatabase, startServer, startWorkerProcess } from './server.js'
 import { VERSION } from './version.js'
+
+/*
+ * What a command runs is loaded when it runs (`await import(…)`), not here: every start of the
+ * CLI defines every command, and `serve` starts the embedded database before it loads the
+ * server, so that the two happen at once (docs/performance.md#start-up).
+ */
 
 /**
  * `llmbase` command line. Every command reads the same configuration (flags, environment,
@@ -43,7 +46,9 @@ databaseOptions(
 ).action(async (flags: ConfigFlags & { workers: boolean }) => {
   const config = loadConfig({ flags })
   const logger = createLogger({ level: config.logLevel })
-  const server = await startServer(config, logger, { runWorkers: flags.workers })
+  const embedded = startEmbeddedEarly(config, logger)
+  const { startServer } = await import('./server.js')
+  const server = await startServer(config, logger, { runWorkers: flags.workers, embedded })
   runUntilSignalled(logger, server, 'finishing in-flight requests', 'llmbase')
 })
 
@@ -55,7 +60,9 @@ databaseOptions(
 ).action(async (flags: ConfigFlags & { concurrency?: number }) => {
   const config = loadConfig({ flags })
   const logger = createLogger({ level: config.logLevel })
-  const worker = await startWorkerProcess(config, logger, { concurrency: flags.concurrency })
+  const embedded = startEmbeddedEarly(config, logger)
+  const { startWorkerProcess } = await import('./server.js')
+  const worker = await startWorkerProcess(config, logger, { concurrency: flags.concurrency, embedded })
   runUntilSignalled(logger, worker, 'finishing running jobs', 'the worker')
 })
 
@@ -97,6 +104,7 @@ const migrate = program.command('migrate').description('Show or change the datab
 
 databaseOptions(migrate.command('up').description('Apply every pending migration')).action(async (flags: ConfigFlags) =>
   withDatabase(flags, async ({ pool, capabilities }) => {
+    const { migrateUp } = await import('./db/migrate.js')
     const applied = await migrateUp(pool, { capabilities })
     console.log(applied.length === 0 ? 'Nothing to apply: the database is up to date.' : applied.map((m) => `applied ${label(m)}`).join('\n'))
   }),
@@ -109,6 +117,7 @@ databaseOptions(
     .argument('[n]', 'how many migrations to revert', parsePositiveInteger, 1),
 ).action(async (steps: number, flags: ConfigFlags) =>
   withDatabase(flags, async ({ pool }) => {
+    const { migrateDown } = await import('./db/migrate.js')
     const reverted = await migrateDown(pool, { steps })
     console.log(reverted.length === 0 ? 'Nothing to revert.' : reverted.map((m) => `reverted ${label(m)}`).join('\n'))
   }),
@@ -117,6 +126,7 @@ databaseOptions(
 databaseOptions(migrate.command('status').description('List migrations and whether each is applied')).action(
   async (flags: ConfigFlags) =>
     withDatabase(flags, async ({ pool, capabilities }) => {
+      const { migrationStatus } = await import('./db/migrate.js')
       for (const m of await migrationStatus(pool, { capabilities })) {
         const state =
           m.state === 'applied'
@@ -142,6 +152,7 @@ databaseOptions(
     .addOption(new Option('--admin', 'give the user the admin role').default(false)),
 ).action(async (handle: string, flags: ConfigFlags & { email: string; name?: string; admin: boolean }) =>
   withDatabase(flags, async (database) => {
+    const { createUserFromCli } = await import('./identity/cli.js')
     const created = await createUserFromCli(database.db, { handle, email: flags.email, name: flags.name, admin: flags.admin })
     console.log(`Created user ${created.handle}${flags.admin ? ' (admin)' : ''}.`)
     console.log(`API key (shown only once): ${created.key}`)
@@ -153,6 +164,7 @@ const keys = program.command('keys').description('Check and rotate the encryptio
 databaseOptions(keys.command('check').description('Decrypt every stored secret (provider keys, webhook signing secrets) with the configured keys and report those that fail')).action(
   async (flags: ConfigFlags) =>
     withDatabase(flags, async (database, { keyring }) => {
+      const { checkSecrets } = await import('./secrets/maintenance.js')
       const report = await checkSecrets(database.db, keyring)
       console.log(`${report.readable} of ${report.total} stored provider keys and webhook secrets decrypt with the configured key(s) (primary key id ${keyring.primary.id}).`)
       for (const p of report.problems) console.log(`  ${p.instance}: ${PROBLEM_TEXT[p.problem]}${p.keyId ? ` (key id ${p.keyId})` : ''}`)
@@ -174,6 +186,7 @@ databaseOptions(
     // still finds the key that now encrypts everything.
     const pendingFile = secrets.encryptionKeyFile ? `${secrets.encryptionKeyFile}.next` : null
     if (pendingFile) writeSecretFile(pendingFile, newKey)
+    const { rotateSecrets } = await import('./secrets/maintenance.js')
     let count: number
     try {
       count = await rotateSecrets(database.db, keyring, target)
@@ -197,6 +210,7 @@ databaseOptions(
 databaseOptions(keys.command('import-plaintext').description('Encrypt provider keys that an import left in plain text, verify each, and erase the plain text')).action(
   async (flags: ConfigFlags) =>
     withDatabase(flags, async (database, { keyring }) => {
+      const { importPlaintextSecrets } = await import('./secrets/maintenance.js')
       const count = await importPlaintextSecrets(database.db, keyring)
       console.log(count === 0 ? 'No plain-text provider keys found.' : `Encrypted and verified ${count} provider key(s); no plain text is left.`)
     }, { migrate: true }),
@@ -237,8 +251,8 @@ async function withDatabase(
   announceGeneratedSecrets(secrets.generated, { logger })
   const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
   const database = options.migrate
-    ? await openMigratedDatabase(config, logger)
-    : await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, logger })
+    ? await (await import('./server.js')).openMigratedDatabase(config, logger)
+    : await (await import('./db/database.js')).openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, logger })
   try {
     await work(database, { config, secrets, keyring })
   } finally {

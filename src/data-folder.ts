@@ -33,25 +33,31 @@ export class DataFolderInUseError extends Error {
  * that is still exiting (a supervisor restarting us right after a kill) is waited for, up to
  * `waitMs`. Returns the function that releases the lock.
  */
-export async function lockDataDir(dataDir: string, options: { waitMs?: number } = {}): Promise<() => void> {
+/**
+ * Takes the data folder's lock file, `llmbase.pid`. Its first line is the pid of the process
+ * that holds the lock (the embedded database's process) and decides whether the lock is stale;
+ * its second line, when given as `ownerPid`, is the process an operator knows (the server or
+ * command that started it), which is the one a "data folder in use" message names.
+ */
+export async function lockDataDir(dataDir: string, options: { waitMs?: number; ownerPid?: number } = {}): Promise<() => void> {
   const lockFile = join(dataDir, 'llmbase.pid')
   const deadline = Date.now() + (options.waitMs ?? 5_000)
   for (;;) {
     try {
       const fd = openSync(lockFile, 'wx', 0o600)
-      writeSync(fd, String(process.pid))
+      writeSync(fd, options.ownerPid ? `${process.pid}\n${options.ownerPid}\n` : String(process.pid))
       closeSync(fd)
       return () => rmSync(lockFile, { force: true })
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
     }
-    const holder = Number(readFileSync(lockFile, 'utf8').trim())
+    const [holder, owner] = readFileSync(lockFile, 'utf8').trim().split(/\s+/).map(Number) as [number, number | undefined]
     const held = Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)
     if (!held) {
       rmSync(lockFile, { force: true })
       continue
     }
-    if (Date.now() >= deadline) throw new DataFolderInUseError(dataDir, holder)
+    if (Date.now() >= deadline) throw new DataFolderInUseError(dataDir, owner && Number.isInteger(owner) && owner > 0 ? owner : holder)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }

@@ -1,15 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { buildApp } from './app.js'
 import type { Config } from './config.js'
 import { type Database, openDatabase } from './db/database.js'
+import type { EmbeddedPostgres } from './db/embedded/index.js'
 import { migrateUp } from './db/migrate.js'
 import { announceGeneratedSecrets, resolveSecrets, type ResolvedSecrets } from './data-folder.js'
-import { createKeyring } from './secrets/keyring.js'
+import { createKeyring, type Keyring } from './secrets/keyring.js'
 import { pgvectorSessionSettings } from './vectors/pgvector/engine.js'
 import { chooseEngine } from './vectors/select.js'
-import { createGateway } from './gateway/gateway.js'
-import { startJobSystem } from './jobs/runtime.js'
 import { reportUnreadableSecrets } from './secrets/startup-check.js'
 
 export interface RunningServer {
@@ -22,18 +20,44 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
+/**
+ * The HTTP application, the gateway and the job system are loaded while the database opens
+ * (the embedded one in its own process, on another core) rather than before it: loading them
+ * is a few hundred milliseconds of every start (`npm run bench -- startup`,
+ * docs/performance.md#start-up). The catch keeps a failed load from going unhandled before it
+ * is awaited.
+ */
+function loadLater<T>(load: () => Promise<T>): Promise<T> {
+  const loading = load()
+  loading.catch(() => {})
+  return loading
+}
+
+/** Stops an embedded database started early, when start-up fails before it is opened. */
+async function abandon(embedded: Promise<EmbeddedPostgres> | undefined) {
+  await embedded?.then((running) => running.stop(), () => {})
+}
+
+export interface StartOptions {
+  /** The embedded database, started before this module loaded (startEmbeddedEarly). */
+  embedded?: Promise<EmbeddedPostgres> | undefined
+}
+
 /** Opens the database configured in `config`, migrating it to the latest version. */
-export async function openMigratedDatabase(config: Config, logger: Logger): Promise<Database> {
+export async function openMigratedDatabase(config: Config, logger: Logger, clock?: StartupClock, embedded?: Promise<EmbeddedPostgres>): Promise<Database> {
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.dbPoolSize,
     logger,
     sessionSettings: pgvectorSessionSettings(config.vectors),
+    embedded,
   })
+  clock?.mark('database')
   try {
     const applied = await migrateUp(database.pool, { capabilities: database.capabilities })
     for (const m of applied) logger.info({ migration: `${m.version}_${m.name}` }, 'migration applied')
+    clock?.mark('migrations')
   } catch (error) {
     await database.close()
     throw error
@@ -45,12 +69,22 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
  * Everything `llmbase worker` runs: the job workers, with the gateway and vector engine their
  * jobs use, and no HTTP server.
  */
-export async function startWorkerProcess(config: Config, logger: Logger, options: { concurrency?: number } = {}) {
-  const secrets = resolveSecrets(config)
-  announceGeneratedSecrets(secrets.generated, { logger })
-  const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
-  const database = await openMigratedDatabase(config, logger)
+export async function startWorkerProcess(config: Config, logger: Logger, options: StartOptions & { concurrency?: number } = {}) {
+  let secrets: ResolvedSecrets
+  let keyring: Keyring
   try {
+    secrets = resolveSecrets(config)
+    announceGeneratedSecrets(secrets.generated, { logger })
+    keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
+  } catch (error) {
+    await abandon(options.embedded)
+    throw error
+  }
+  const opening = openMigratedDatabase(config, logger, undefined, options.embedded)
+  const modules = loadLater(() => Promise.all([import('./gateway/gateway.js'), import('./jobs/runtime.js')]))
+  const database = await opening
+  try {
+    const [{ createGateway }, { startJobSystem }] = await modules
     await reportUnreadableSecrets(database.db, keyring, logger)
     const { engine } = await chooseEngine(config, database, logger)
     await engine?.start()
@@ -78,20 +112,41 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
 }
 
 /** Everything `llmbase serve` does before it waits for signals; tests call it too. */
-export async function startServer(config: Config, logger: Logger, options: { keyUsageFlushMs?: number; runWorkers?: boolean } = {}): Promise<RunningServer> {
-  const secrets = resolveSecrets(config)
-  announceGeneratedSecrets(secrets.generated, { logger })
-  const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
-  const database = await openMigratedDatabase(config, logger)
+export async function startServer(config: Config, logger: Logger, options: StartOptions & { keyUsageFlushMs?: number; runWorkers?: boolean } = {}): Promise<RunningServer> {
+  const clock = startupClock()
+  const { embedded, ...appOptions } = options
+  let secrets: ResolvedSecrets
+  let keyring: Keyring
+  try {
+    secrets = resolveSecrets(config)
+    announceGeneratedSecrets(secrets.generated, { logger })
+    keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
+  } catch (error) {
+    await abandon(embedded)
+    throw error
+  }
+  clock.mark('secrets')
+  const opening = openMigratedDatabase(config, logger, clock, embedded)
+  const appModule = loadLater(() => import('./app.js'))
+  const database = await opening
   let app: FastifyInstance
   let vectorEngine: string | null = null
   try {
+    const { buildApp } = await appModule
+    clock.mark('app_modules')
     await reportUnreadableSecrets(database.db, keyring, logger)
+    clock.mark('secrets_check')
     const { engine, unavailable } = await chooseEngine(config, database, logger)
     await engine?.start()
-    app = await buildApp({ config, database, adminKey: secrets.adminKey, keyring, engine, vectorsUnavailable: unavailable ?? undefined, logger, ...options })
+    clock.mark('vector_engine')
+    app = await buildApp({ config, database, adminKey: secrets.adminKey, keyring, engine, vectorsUnavailable: unavailable ?? undefined, logger, ...appOptions })
     vectorEngine = engine?.description ?? null
+    clock.mark('build_app')
+    // listen() would run ready() itself; called apart only to time it (route schemas compile here).
+    await app.ready()
+    clock.mark('ready')
     await app.listen({ host: config.host, port: config.port })
+    clock.mark('listen')
   } catch (error) {
     await database.close()
     throw error
@@ -99,6 +154,7 @@ export async function startServer(config: Config, logger: Logger, options: { key
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
+  logger.debug({ startup_ms: clock.done(database.startupMs) }, 'start-up timings')
   logger.info({ url: `http://${host}:${port}`, database: database.kind, vectors: vectorEngine }, 'llmbase is listening')
 
   let closing: Promise<void> | undefined
@@ -118,4 +174,31 @@ export async function startServer(config: Config, logger: Logger, options: { key
     return closing
   }
   return { app, database, secrets, url: `http://${host}:${port}`, close }
+}
+
+/**
+ * Milliseconds per start-up phase, logged once at debug level as `startup_ms`, so that an
+ * operator (and `npm run bench -- startup`) can see where a slow start went. `process` runs
+ * from the start of the process (Node's own start, loading the modules, reading the
+ * configuration) to the call of startServer; in a process that starts several servers (the
+ * tests) it means nothing after the first.
+ */
+export interface StartupClock {
+  mark(phase: string): void
+  done(details?: Record<string, number>): Record<string, number | Record<string, number>>
+}
+
+function startupClock(): StartupClock {
+  let last = performance.now()
+  const phases: Record<string, number> = { process: Math.round(last) }
+  return {
+    mark(phase) {
+      const now = performance.now()
+      phases[phase] = Math.round(now - last)
+      last = now
+    },
+    done(details) {
+      return { ...phases, total: Math.round(last), ...(details ? { database_detail: details } : {}) }
+    },
+  }
 }

@@ -2,9 +2,8 @@ import type { Command } from 'commander'
 import { createProgress } from '../cli-progress.js'
 import type { Config, ConfigFlags } from '../config.js'
 import { createLogger } from '../logger.js'
-import { copyDatabase, type CopyReport } from './copy.js'
-import { type Database, openDatabase } from './database.js'
-import { migrateUp } from './migrate.js'
+import type { CopyReport } from './copy.js'
+import type { Database } from './database.js'
 
 /**
  * What the command line hands the commands of this folder: its database options and the way
@@ -39,6 +38,8 @@ export function registerDatabaseCommands(program: Command, kit: DatabaseCommandK
         flags,
         async (source, { config }) => {
           const logger = createLogger({ level: config.logLevel, destination: process.stderr as never })
+          // Loaded when the command runs: every command of the CLI is defined at each start.
+          const [{ openDatabase }, { migrateUp }, { copyDatabase }] = await Promise.all([import('./database.js'), import('./migrate.js'), import('./copy.js')])
           const target = await openDatabase({ url: flags.to, dataDir: config.dataDir, poolSize: 1, logger }).catch((error: Error) => {
             throw new Error(`cannot open the target database (--to): ${error.message}`, { cause: error })
           })

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { Kysely, PostgresDialect, type Transaction } from 'kysely'
 import pg from 'pg'
 import type { Logger } from 'pino'
-import { startEmbeddedPostgres } from './embedded/index.js'
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded/index.js'
 import { withPreparedStatements } from './prepared.js'
 import type { Tables } from './tables.js'
 
@@ -28,6 +28,8 @@ export interface Database {
   readonly pool: pg.Pool
   readonly serverVersion: string
   capabilities: Capabilities
+  /** How long opening took, in ms per step (the server logs it with its start-up timings). */
+  readonly startupMs: Record<string, number>
   /** Emits `failure` when the database becomes unusable for good (the embedded process died). */
   readonly events: EventEmitter
   close(): Promise<void>
@@ -44,6 +46,11 @@ export interface OpenDatabaseOptions {
    * such as the vector engine's search parameters.
    */
   sessionSettings?: Record<string, string>
+  /**
+   * The embedded database, when the caller started it already (`startEmbeddedPostgres`): the
+   * server starts it before it loads the rest of its code, so that both happen at once.
+   */
+  embedded?: Promise<EmbeddedPostgres> | undefined
 }
 
 /**
@@ -60,6 +67,12 @@ const typeParsers = {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   const { logger } = options
   const events = new EventEmitter()
+  const startupMs: Record<string, number> = {}
+  let last = performance.now()
+  const mark = (step: string) => {
+    startupMs[step] = Math.round(performance.now() - last)
+    last = performance.now()
+  }
   const settings = Object.entries(options.sessionSettings ?? {})
   // Runs on every new connection before anything can use it (pg-pool's onConnect hook).
   const onConnect = async (client: pg.ClientBase) => {
@@ -85,8 +98,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     })
   } else {
     kind = 'embedded'
-    const embedded = await startEmbeddedPostgres({ dataDir: options.dataDir, logger })
+    const embedded = await (options.embedded ?? startEmbeddedPostgres({ dataDir: options.dataDir, logger }))
     stopEmbedded = embedded.stop
+    mark('embedded')
+    Object.assign(startupMs, embedded.startupMs)
     embedded.events.on('exit', () => events.emit('failure', new Error('the embedded database process ended')))
     // One connection: PGlite runs one backend, and its socket server would interleave the
     // extended-protocol messages of two connections. Requests queue in the pool instead.
@@ -110,6 +125,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   try {
     const result = await pool.query<{ version: string }>('select version() as version')
     serverVersion = result.rows[0]?.version ?? 'unknown'
+    mark('connect')
   } catch (error) {
     await pool.end().catch(() => {})
     await stopEmbedded?.()
@@ -123,6 +139,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     pool,
     serverVersion,
     capabilities: { vectors: false, pgvectorVersion: null, vectorsUnavailableReason: 'not checked yet' },
+    startupMs,
     events,
     async close() {
       await db.destroy()
@@ -132,6 +149,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     },
   }
   database.capabilities = await prepareCapabilities(pool, logger)
+  mark('capabilities')
   return database
 }
 

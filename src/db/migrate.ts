@@ -170,9 +170,25 @@ function alternatives(migrations: Migration[]): Map<number, number[]> {
 const isReplaced = (migration: Migration, pairs: Map<number, number[]>, applied: Map<number, unknown>) =>
   (pairs.get(migration.version) ?? []).some((version) => applied.has(version))
 
+/**
+ * Whether `migrateUp` has anything to apply, from the applied versions as they are now, without
+ * the lock: two queries where the locked path takes five, and replicas starting together do not
+ * queue on the lock. A migration that another process is applying still looks pending here;
+ * the locked path then looks again.
+ */
+async function anythingToApply(pool: pg.Pool, migrations: Migration[], capabilities: RunOptions['capabilities']): Promise<boolean> {
+  const exists = await pool.query<{ exists: boolean }>("select to_regclass('schema_migrations') is not null as exists")
+  if (!exists.rows[0]?.exists) return true
+  const { rows } = await pool.query<{ version: number }>('select version from schema_migrations')
+  const applied = new Map(rows.map((row) => [row.version, row]))
+  const pairs = alternatives(migrations)
+  return migrations.some((m) => !applied.has(m.version) && unmet(m, capabilities).length === 0 && !isReplaced(m, pairs, applied))
+}
+
 /** Applies every pending migration whose requirements are met; returns what it applied. */
 export async function migrateUp(pool: pg.Pool, options: RunOptions): Promise<Migration[]> {
   const migrations = loadMigrations(options.dir)
+  if (!(await anythingToApply(pool, migrations, options.capabilities))) return []
   return withMigrationLock(pool, async (client) => {
     const applied = await appliedVersions(client)
     const pairs = alternatives(migrations)

@@ -1,10 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander'
-import pg from 'pg'
 import { createProgress } from '../cli-progress.js'
 import { type Config, type ConfigFlags, readEnvFile } from '../config.js'
 import type { Database } from '../db/database.js'
 import type { Keyring } from '../secrets/keyring.js'
-import { importDhampsVdb } from './dhamps-vdb/import.js'
 
 /**
  * What the command line hands these commands: its database options and the way every command
@@ -51,6 +49,8 @@ export function registerImportCommands(program: Command, kit: ImportCommandKit) 
         flags,
         async (database, { keyring }) => {
           const oldKey = readOldKey(flags)
+          // Loaded when the command runs: every command of the CLI is defined at each start.
+          const [{ default: pg }, { importDhampsVdb }] = await Promise.all([import('pg'), import('./dhamps-vdb/import.js')])
           const source = new pg.Pool({ connectionString: flags.from, max: 1, application_name: 'llmbase import', connectionTimeoutMillis: 30_000 })
           source.on('error', () => {})
           try {

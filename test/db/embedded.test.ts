@@ -92,7 +92,7 @@ describe('the embedded database', () => {
     try {
       const second = await runCli(['migrate', 'status'], env)
       assert.equal(second.code, 1)
-      assert.match(second.stderr, /is in use by process \d+/)
+      assert.match(second.stderr, new RegExp(`is in use by process ${server.child.pid}\\b`), 'names the server, not its database process')
       const health = await fetch(`${server.url}/healthz`)
       assert.equal(health.status, 200, 'the first server is unaffected')
     } finally {

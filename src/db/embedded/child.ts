@@ -14,6 +14,7 @@ import { vector } from '@electric-sql/pglite-pgvector'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import { embeddedDatabaseDir, lockDataDir } from '../../data-folder.js'
 import type { ChildMessage, ParentMessage } from './protocol.js'
+import { seedFromTemplate } from './template.js'
 
 const { dataDir, socketDir } = JSON.parse(process.argv[2] ?? '{}') as { dataDir: string; socketDir: string }
 const send = (message: ChildMessage) => process.send?.(message)
@@ -49,12 +50,24 @@ process.on('message', (message: ParentMessage) => {
 })
 
 try {
-  releaseLock = await lockDataDir(dataDir)
+  // Milliseconds per step, for the server's start-up timings; `process` counts from this
+  // process's start (Node, then loading PGlite's JavaScript) to here.
+  const startupMs: Record<string, number> = { process: Math.round(performance.now()) }
+  let last = performance.now()
+  const mark = (step: string) => {
+    startupMs[step] = Math.round(performance.now() - last)
+    last = performance.now()
+  }
+  releaseLock = await lockDataDir(dataDir, { ownerPid: process.ppid })
+  mark('lock')
+  if (seedFromTemplate(embeddedDatabaseDir(dataDir))) mark('template')
   db = await PGlite.create({ dataDir: embeddedDatabaseDir(dataDir), extensions: { vector } })
+  mark('pglite')
   server = new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections: 2 })
   await server.start()
   const version = await db.query<{ version: string }>('select version() as version')
-  send({ type: 'ready', version: version.rows[0]?.version ?? 'unknown' })
+  mark('socket')
+  send({ type: 'ready', version: version.rows[0]?.version ?? 'unknown', startupMs })
 } catch (error) {
   send({ type: 'failed', name: (error as Error).name, message: (error as Error).message })
   await close(1)
