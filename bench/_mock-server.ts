@@ -7,7 +7,7 @@
  * The one argument is the provider's MockOptions as JSON. Once listening it prints one line,
  * `{"url":"http://127.0.0.1:…"}`, and it closes on SIGTERM or SIGINT.
  */
-import { type MockOptions, startMockProvider } from '../test/mock-provider/index.js'
+import { type MockOptions, startMockProvider } from '../src/mock-provider/index.js'
 
 const options = JSON.parse(process.argv[2] ?? '{}') as MockOptions
 // Under load every recorded request would be kept for the whole run: a benchmark reads none.

@@ -11,6 +11,7 @@ import { createLogger, flushLog } from './logger.js'
 import { registerJobCommands } from './jobs/cli.js'
 import { registerDatabaseCommands } from './db/cli.js'
 import { registerImportCommands } from './import/cli.js'
+import { registerMockProviderCommand } from './mock-provider/cli.js'
 import { VERSION } from './version.js'
 
 /*
@@ -218,6 +219,7 @@ databaseOptions(keys.command('import-plaintext').description('Encrypt provider k
 
 registerDatabaseCommands(program, { databaseOptions, withDatabase })
 registerImportCommands(program, { databaseOptions, withDatabase })
+registerMockProviderCommand(program)
 
 const PROBLEM_TEXT = {
   unknown_key: 'encrypted with a key that is not configured',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { DATABASES } from '../helpers/databases.js'
 import { eventually, type GatewayFixture, json, putMockInstance, readSse, startGateway } from '../helpers/gateway.js'
-import { startMockProvider } from '../mock-provider/index.js'
+import { startMockProvider } from '../../src/mock-provider/index.js'
 
 for (const kind of DATABASES) {
   describe(`gateway retries, failover and cooldown on the ${kind} database`, () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { createTestDatabase, DATABASES } from '../helpers/databases.js'
 import { GATEWAY_TEST_ENV, json, mockEndpoint } from '../helpers/gateway.js'
 import { createUser, startTestServer } from '../helpers/server.js'
-import { startMockProvider } from '../mock-provider/index.js'
+import { startMockProvider } from '../../src/mock-provider/index.js'
 
 // Several servers on one PostgreSQL: what one learns or counts, the others see.
 for (const kind of DATABASES.filter((k) => k === 'postgres')) {

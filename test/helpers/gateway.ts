@@ -1,6 +1,6 @@
 import type { DatabaseKind } from './databases.js'
 import { createUser, startTestServer, type TestServer } from './server.js'
-import { type MockProvider, startMockProvider } from '../mock-provider/index.js'
+import { type MockProvider, startMockProvider } from '../../src/mock-provider/index.js'
 
 /** Settings that make gateway tests quick: private endpoints allowed (the mock), short waits, fast log writes. */
 export const GATEWAY_TEST_ENV = {

@@ -5,7 +5,7 @@ import { createTestDatabase, DATABASES, type TestDatabase } from '../helpers/dat
 import { eventually, mockEndpoint } from '../helpers/gateway.js'
 import { killGroup, type ServerProcess, spawnServer, spawnWorker } from '../helpers/cli.js'
 import { requester, type Requester } from '../helpers/server.js'
-import { type MockProvider, startMockProvider } from '../mock-provider/index.js'
+import { type MockProvider, startMockProvider } from '../../src/mock-provider/index.js'
 
 const JOBS = 6
 const ITEMS = 600

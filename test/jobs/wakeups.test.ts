@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { DATABASES } from '../helpers/databases.js'
 import { eventually, GATEWAY_TEST_ENV, mockEndpoint } from '../helpers/gateway.js'
 import { createUser, startTestServer, type TestServer } from '../helpers/server.js'
-import { type MockProvider, startMockProvider } from '../mock-provider/index.js'
+import { type MockProvider, startMockProvider } from '../../src/mock-provider/index.js'
 
 /**
  * On a PostgreSQL server, a job submitted to one process starts at once in another (by

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { type MockProvider, type ProviderFormat, startMockProvider } from './index.js'
+import { type MockProvider, type ProviderFormat, startMockProvider } from '../../src/mock-provider/index.js'
 
 // Wire bodies come in many shapes; `any` keeps the assertions on them short.
 // biome-ignore lint: test code

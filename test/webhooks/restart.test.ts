@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { createTestDatabase, DATABASES, type TestDatabase } from '../helpers/databases.js'
 import { eventually, GATEWAY_TEST_ENV, putMockInstance } from '../helpers/gateway.js'
 import { createUser, startTestServer, type TestServer } from '../helpers/server.js'
-import { type MockProvider, startMockProvider } from '../mock-provider/index.js'
+import { type MockProvider, startMockProvider } from '../../src/mock-provider/index.js'
 import { createEndpoint, listDeliveries, submitChatJob, waitForDeliveries, waitForJob } from './helpers.js'
 import { type Receiver, startReceiver } from './receiver.js'
 

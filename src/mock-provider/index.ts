@@ -1,7 +1,9 @@
 /**
  * A stand-in for the LLM providers the gateway calls (OpenAI, Anthropic, Cohere, Gemini),
  * speaking each one's real wire format over plain HTTP. Tests and the benchmark start it
- * themselves, script failures per tag, and read back what the gateway sent.
+ * themselves, script failures per tag, and read back what the gateway sent;
+ * `llmbase mock-provider` runs it on its own, so that the README's tour works offline. It
+ * also takes webhook deliveries (`POST /webhooks/…`, answered 204) for that tour.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -44,6 +46,8 @@ export interface MockOptions {
   port?: number
   /** keep every request in `received` (default true); a long benchmark turns it off to stay light */
   record?: boolean
+  /** called once per request answered, with a one-line summary (`llmbase mock-provider` prints it) */
+  log?: (line: string) => void
 }
 
 export interface ReceivedRequest {
@@ -139,6 +143,12 @@ export async function startMockProvider(options: MockOptions = {}): Promise<Mock
     const queryStart = target.indexOf('?')
     const pathname = queryStart === -1 ? target : target.slice(0, queryStart)
     const query = new URLSearchParams(queryStart === -1 ? '' : target.slice(queryStart + 1))
+    if (req.method === 'POST' && pathname.startsWith('/webhooks/')) {
+      const raw = await readBody(req)
+      options.log?.(`webhook ${pathname} ${String(req.headers['webhook-id'] ?? '')} ${raw.slice(0, 200)}`)
+      res.writeHead(204).end()
+      return
+    }
     const route = matchRoute(pathname)
     const handler = route && handlers[route.format]
     const operate = route && handler && (route.operation === 'chat' ? handler.chat : handler.embeddings)
@@ -175,6 +185,7 @@ export async function startMockProvider(options: MockOptions = {}): Promise<Mock
     if (step?.status !== undefined) return sendError(res, route, step.status, `mock failure ${step.status}`, step.retryAfter)
 
     const reply: Reply = operate({ body, route, query, settings, serial })
+    options.log?.(`${route.format} ${route.operation}${reply.kind === 'stream' ? ' (streamed)' : ''} ${pathname}`)
     if (step?.dropAfterChunks !== undefined && reply.kind === 'json') {
       // A non-streamed answer has no chunks to send first: the connection just drops.
       res.socket?.destroy()
