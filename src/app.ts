@@ -54,11 +54,12 @@ export interface AppOptions {
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /**
- * Builds the HTTP application on an open database. Listening is the caller's job
- * (`src/server.ts`), so tests and the CLI build exactly the same app.
+ * The parts of the application that need no database: the framework's settings, validation,
+ * error formats, the input guard, CORS, the API description and its pages, the page at `/`.
+ * `startServer` builds them while the database opens; buildApp builds them itself otherwise.
  */
-export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const { config, database, logger } = options
+export async function buildAppShell(options: Pick<AppOptions, 'config' | 'logger'>): Promise<FastifyInstance> {
+  const { config, logger } = options
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new RequestLog(),
@@ -116,6 +117,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true })
+  await app.register(welcomeRoutes, { version: VERSION })
+  return app
+}
+
+/**
+ * Builds the HTTP application on an open database, on `shell` when it was built already.
+ * Listening is the caller's job (`src/server.ts`), so tests and the CLI build exactly the
+ * same app.
+ */
+export async function buildApp(options: AppOptions, shell?: Promise<FastifyInstance>): Promise<FastifyInstance> {
+  const { config, database, logger } = options
+  const app = await (shell ?? buildAppShell(options))
 
   const keys = new ApiKeyVerifier(database.db, logger, options.keyUsageFlushMs)
   installAuth(app, { adminKey: options.adminKey, keys })
@@ -149,7 +162,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(webhookRoutes, { db: database.db, keyring: options.keyring, queue: jobs.queue, egress: config.egress })
   await app.register(adminRoutes, { database, engine, keys, allowReset: config.allowReset })
   if (engine) app.addHook('onClose', async () => engine.close())
-  await app.register(welcomeRoutes, { version: VERSION })
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger())
 
   return app

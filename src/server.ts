@@ -128,7 +128,16 @@ export async function startServer(config: Config, logger: Logger, options: Start
   clock.mark('secrets')
   const opening = openMigratedDatabase(config, logger, clock, embedded)
   const appModule = loadLater(() => import('./app.js'))
-  const database = await opening
+  // What needs no database is built while it opens, on this core while the embedded database
+  // opens on the other.
+  const shell = loadLater(async () => (await appModule).buildAppShell({ config, logger }))
+  let database: Database
+  try {
+    database = await opening
+  } catch (error) {
+    await shell.then((built) => built.close(), () => {})
+    throw error
+  }
   let app: FastifyInstance
   let vectorEngine: string | null = null
   try {
@@ -139,7 +148,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const { engine, unavailable } = await chooseEngine(config, database, logger)
     await engine?.start()
     clock.mark('vector_engine')
-    app = await buildApp({ config, database, adminKey: secrets.adminKey, keyring, engine, vectorsUnavailable: unavailable ?? undefined, logger, ...appOptions })
+    app = await buildApp({ config, database, adminKey: secrets.adminKey, keyring, engine, vectorsUnavailable: unavailable ?? undefined, logger, ...appOptions }, shell)
     vectorEngine = engine?.description ?? null
     clock.mark('build_app')
     // listen() would run ready() itself; called apart only to time it (route schemas compile here).
@@ -148,6 +157,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     await app.listen({ host: config.host, port: config.port })
     clock.mark('listen')
   } catch (error) {
+    await shell.then((built) => built.close(), () => {})
     await database.close()
     throw error
   }
