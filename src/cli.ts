@@ -165,7 +165,7 @@ const keys = program.command('keys').description('Check and rotate the encryptio
 databaseOptions(keys.command('check').description('Decrypt every stored secret (provider keys, webhook signing secrets) with the configured keys and report those that fail')).action(
   async (flags: ConfigFlags) =>
     withDatabase(flags, async (database, { keyring }) => {
-      const { checkSecrets } = await import('./secrets/maintenance.js')
+      const { checkSecrets } = await import('./admin/secrets-maintenance.js')
       const report = await checkSecrets(database.db, keyring)
       console.log(`${report.readable} of ${report.total} stored provider keys and webhook secrets decrypt with the configured key(s) (primary key id ${keyring.primary.id}).`)
       for (const p of report.problems) console.log(`  ${p.instance}: ${PROBLEM_TEXT[p.problem]}${p.keyId ? ` (key id ${p.keyId})` : ''}`)
@@ -187,7 +187,7 @@ databaseOptions(
     // still finds the key that now encrypts everything.
     const pendingFile = secrets.encryptionKeyFile ? `${secrets.encryptionKeyFile}.next` : null
     if (pendingFile) writeSecretFile(pendingFile, newKey)
-    const { rotateSecrets } = await import('./secrets/maintenance.js')
+    const { rotateSecrets } = await import('./admin/secrets-maintenance.js')
     let count: number
     try {
       count = await rotateSecrets(database.db, keyring, target)
@@ -211,7 +211,7 @@ databaseOptions(
 databaseOptions(keys.command('import-plaintext').description('Encrypt provider keys that an import left in plain text, verify each, and erase the plain text')).action(
   async (flags: ConfigFlags) =>
     withDatabase(flags, async (database, { keyring }) => {
-      const { importPlaintextSecrets } = await import('./secrets/maintenance.js')
+      const { importPlaintextSecrets } = await import('./admin/secrets-maintenance.js')
       const count = await importPlaintextSecrets(database.db, keyring)
       console.log(count === 0 ? 'No plain-text provider keys found.' : `Encrypted and verified ${count} provider key(s); no plain text is left.`)
     }, { migrate: true }),

@@ -1,7 +1,6 @@
 import { Type } from 'typebox'
-import { HANDLE_PATTERN, HANDLE_RULE, USER_PATH_PATTERN } from '../identity/handles.js'
 
-/** Schemas shared by every capability: problem responses, handles, paging. */
+/** Schemas shared by every capability: problem responses, paging, timestamps (handles: identity/handle-schemas.ts). */
 
 export const Problem = Type.Object(
   {
@@ -35,15 +34,6 @@ export const problemResponses = {
   500: Type.Ref('Problem'),
   503: Type.Ref('Problem'),
 }
-
-export const Handle = (description: string) =>
-  Type.String({ pattern: HANDLE_PATTERN, 'x-error': HANDLE_RULE, description })
-
-export const UserHandleParam = Type.String({
-  pattern: USER_PATH_PATTERN,
-  'x-error': HANDLE_RULE,
-  description: 'Handle of the user that owns the resource',
-})
 
 export const Paging = (defaultLimit: number) =>
   Type.Object(

@@ -1,4 +1,4 @@
-/** Who is making a request, decided once per request by the auth hook (`src/http/auth.ts`). */
+/** Who is making a request, decided once per request by the auth hook (`src/identity/auth.ts`). */
 export type Caller =
   | { kind: 'anonymous' }
   /** The admin key from configuration. */

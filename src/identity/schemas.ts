@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox'
-import { Handle, Paging, problemResponses, Timestamp, UserHandleParam } from '../http/schemas.js'
+import { Paging, problemResponses, Timestamp } from '../http/schemas.js'
+import { Handle, UserHandleParam } from './handle-schemas.js'
 
 const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254, 'x-error': 'must be an email address' })
 const Name = Type.String({ maxLength: 100 })

@@ -84,17 +84,6 @@ export const upsertProjectShare = (db: Executor, projectId: number, userId: numb
 export const removeProjectShare = (db: Executor, projectId: number, userId: number) =>
   db.deleteFrom('project_shares').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst()
 
-/** Projects bound to an instance, as `owner/handle`, for the 409 when it is deleted or resized. */
-export async function findProjectsUsingInstance(db: Executor, instanceId: number, options: { withEmbeddingsOnly: boolean }) {
-  let query = db
-    .selectFrom('projects as p')
-    .innerJoin('users as u', 'u.id', 'p.owner_id')
-    .select(sql<string>`u.handle || '/' || p.handle`.as('name'))
-    .where('p.instance_id', '=', instanceId)
-  if (options.withEmbeddingsOnly) query = query.where('p.embedding_count', '>', 0)
-  return (await query.orderBy('name').limit(20).execute()).map((r) => r.name)
-}
-
 /** An open (unexpired) offer of the project, if any. */
 export const findTransferOffer = (db: Executor, projectId: number) =>
   db

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox'
-import { Handle, Paging, problemResponses, Timestamp, UserHandleParam } from '../http/schemas.js'
+import { Paging, problemResponses, Timestamp } from '../http/schemas.js'
+import { Handle, UserHandleParam } from '../identity/handle-schemas.js'
 import { mergePatchSchema } from '../http/merge-patch.js'
 import { ResourceHandle } from '../registry/schemas.js'
 

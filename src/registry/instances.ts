@@ -6,7 +6,6 @@ import { isAdmin, isUser } from '../identity/caller.js'
 import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
 import { findUserByHandle } from '../identity/queries.js'
 import { addressShare, dropPendingSharesOf, keepPendingShare, listPendingShares, removePendingShare, withPendingShares } from '../identity/share-targets.js'
-import { findProjectsUsingInstance } from '../projects/queries.js'
 import { type Keyring, open, seal, UnknownKeyError } from '../secrets/keyring.js'
 import {
   type AccessRole,
@@ -102,7 +101,7 @@ async function putInstanceOnce(ctx: RegistryContext, ownerHandle: string, pathHa
   const key = sealKey(ctx.keyring, input.api_key)
   if (existing) {
     if (values.dimensions !== existing.dimensions || values.kind !== existing.kind) {
-      const projects = await findProjectsUsingInstance(ctx.db, existing.id, { withEmbeddingsOnly: true })
+      const projects = await q.findProjectsUsingInstance(ctx.db, existing.id, { withEmbeddingsOnly: true })
       if (projects.length > 0) {
         throw new AppError('instance_in_use', `instance ${owner}/${handle} serves projects holding embeddings of ${existing.dimensions} dimensions (${projects.join(', ')}); its kind and dimensions cannot change`)
       }
@@ -185,7 +184,7 @@ export async function listInstances(ctx: RegistryContext, userHandle: string, pa
 export async function deleteInstance(ctx: RegistryContext, ownerHandle: string, handle: string) {
   const { instance, role } = await getVisibleInstance(ctx, ownerHandle, handle)
   assertOwnerOrAdmin(role, instance, 'delete')
-  const projects = await findProjectsUsingInstance(ctx.db, instance.id, { withEmbeddingsOnly: false })
+  const projects = await q.findProjectsUsingInstance(ctx.db, instance.id, { withEmbeddingsOnly: false })
   if (projects.length > 0) {
     throw new AppError('instance_in_use', `instance ${instance.owner}/${instance.handle} is used by projects ${projects.join(', ')}; bind them to another instance or delete them first`)
   }

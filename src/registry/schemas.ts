@@ -1,6 +1,7 @@
 import { type Static, type TObject, type TProperties, Type } from 'typebox'
 import { mergePatchSchema } from '../http/merge-patch.js'
-import { Handle, Paging, problemResponses, Timestamp, UserHandleParam } from '../http/schemas.js'
+import { Paging, problemResponses, Timestamp } from '../http/schemas.js'
+import { Handle, UserHandleParam } from '../identity/handle-schemas.js'
 import { RESOURCE_HANDLE_PATTERN, RESOURCE_HANDLE_RULE } from '../identity/handles.js'
 
 export { problemResponses }

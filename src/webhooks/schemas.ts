@@ -1,5 +1,6 @@
 import { type Static, type TSchema, Type } from 'typebox'
-import { Paging, problemResponses, Timestamp, UserHandleParam } from '../http/schemas.js'
+import { Paging, problemResponses, Timestamp } from '../http/schemas.js'
+import { UserHandleParam } from '../identity/handle-schemas.js'
 import { JOB_EVENTS } from './outbox.js'
 
 export { problemResponses }

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox'
-import { problemResponses, UserHandleParam } from '../../http/schemas.js'
+import { problemResponses } from '../../http/schemas.js'
+import { UserHandleParam } from '../../identity/handle-schemas.js'
 
 export { problemResponses }
 

@@ -123,3 +123,18 @@ export const listSealedKeys = (db: Executor) =>
  */
 export const usableBy = (userId: number) =>
   sql<SqlBool>`(i.owner_id = ${userId} or exists (select 1 from llm_instance_shares s where s.instance_id = i.id and s.user_id = ${userId}))`
+
+/**
+ * Projects bound to an instance, as `owner/handle`, for the 409 when it is deleted or resized.
+ * Read here from the projects table (the foreign key points at instances), so that the
+ * registry need not import the projects capability, which builds on it.
+ */
+export async function findProjectsUsingInstance(db: Executor, instanceId: number, options: { withEmbeddingsOnly: boolean }) {
+  let query = db
+    .selectFrom('projects as p')
+    .innerJoin('users as u', 'u.id', 'p.owner_id')
+    .select(sql<string>`u.handle || '/' || p.handle`.as('name'))
+    .where('p.instance_id', '=', instanceId)
+  if (options.withEmbeddingsOnly) query = query.where('p.embedding_count', '>', 0)
+  return (await query.orderBy('name').limit(20).execute()).map((r) => r.name)
+}

@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
-import { problemResponses, UserHandleParam } from '../http/schemas.js'
+import { problemResponses } from '../http/schemas.js'
+import { UserHandleParam } from '../identity/handle-schemas.js'
 import { ResourceHandle } from '../registry/schemas.js'
 
 export { problemResponses }

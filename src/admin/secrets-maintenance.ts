@@ -3,7 +3,7 @@ import type { Executor } from '../db/database.js'
 import { API_KEY_CONTEXT } from '../registry/instances.js'
 import { listSealedKeys } from '../registry/queries/instances.js'
 import { WEBHOOK_SECRET_CONTEXT } from '../webhooks/signing.js'
-import { type Keyring, open, seal, UnknownKeyError } from './keyring.js'
+import { type Keyring, open, seal, UnknownKeyError } from '../secrets/keyring.js'
 
 /**
  * The operations behind `llmbase keys check|rotate|import-plaintext`. The stored secrets are

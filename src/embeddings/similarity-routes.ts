@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import type { Executor } from '../db/database.js'
-import { gatewayEmbedder } from '../embeddings/computed.js'
+import { gatewayEmbedder } from './computed.js'
 import type { GatewayDeps } from '../gateway/call.js'
 import type { ProjectLookup } from '../projects/lookup.js'
-import { requireVectors } from './capability.js'
-import type { VectorEngine } from './engine.js'
-import * as s from './schemas.js'
-import { type SearchContext, searchById, searchByVector } from './search.js'
+import { requireVectors } from '../vectors/capability.js'
+import type { VectorEngine } from '../vectors/engine.js'
+import * as s from './similarity-schemas.js'
+import { type SearchContext, searchById, searchByVector } from './similarity-search.js'
 
 const tags = ['similarity search']
 

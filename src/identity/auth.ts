@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import { type ApiKeyVerifier, hashApiKey, isAdminKey } from '../identity/api-keys.js'
-import { ADMIN, ANONYMOUS, type Caller } from '../identity/caller.js'
-import { isReservedHandle } from '../identity/handles.js'
-import { errors } from './errors.js'
+import { type ApiKeyVerifier, hashApiKey, isAdminKey } from './api-keys.js'
+import { ADMIN, ANONYMOUS, type Caller } from './caller.js'
+import { isReservedHandle } from './handles.js'
+import { errors } from '../http/errors.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
