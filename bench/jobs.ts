@@ -51,6 +51,7 @@ import { JobQueue, type QueueOptions } from '../src/jobs/queue.js'
 import type { JobHandler } from '../src/jobs/types.js'
 import { LocalWakeups, PostgresWakeups, type Wakeups } from '../src/jobs/wakeups.js'
 import { Worker } from '../src/jobs/worker.js'
+import { deliverAttempts, webhookOutbox } from '../src/webhooks/outbox.js'
 import { createLogger } from '../src/logger.js'
 import { ensureTemplate } from '../test/helpers/template.js'
 import { commitOf, percentile, table } from './_stats.js'
@@ -253,7 +254,7 @@ function newQueue(_variant: Variant, database: Database, wakeups: Wakeups): JobQ
     maxAttempts: jobs.maxAttempts,
     backoffBaseMs: jobs.backoffBaseMs,
     backoffMaxMs: jobs.backoffMaxMs,
-    deliverAttempts: jobs.webhookRetryScheduleMs.length + 1,
+    onTransition: webhookOutbox(deliverAttempts(config)),
     wakeups,
   }
   return new JobQueue(database.db, options)

@@ -18,7 +18,9 @@ import { identityRoutes } from './identity/routes.js'
 import { adminRoutes } from './admin/routes.js'
 import { embeddingRoutes } from './embeddings/routes.js'
 import { jobRoutes } from './jobs/routes.js'
+import { jobSetup } from './job-types.js'
 import { startJobSystem } from './jobs/runtime.js'
+import { deliverAttempts } from './webhooks/outbox.js'
 import { webhookRoutes } from './webhooks/routes.js'
 import { createGateway } from './gateway/gateway.js'
 import { gatewayErrorEnvelopes, gatewayRoutes } from './gateway/http.js'
@@ -142,7 +144,10 @@ export async function buildApp(options: AppOptions, shell?: Promise<FastifyInsta
   const lookup = new ProjectLookup(database.db)
   const gateway = createGateway({ config, db: database.db, keyring: options.keyring, logger })
   app.addHook('onClose', async () => gateway.close())
-  const jobs = await startJobSystem({ config, database, keyring: options.keyring, gateway, engine: options.engine, logger, runWorkers: options.runWorkers ?? true })
+  const jobs = await startJobSystem({
+    config, database, logger, runWorkers: options.runWorkers ?? true,
+    ...jobSetup({ config, db: database.db, keyring: options.keyring, gateway, engine: options.engine, logger }),
+  })
   // Before the server closes: running jobs finish (or are given back) while the gateway and
   // the database they use are still open.
   app.addHook('preClose', async () => jobs.close())
@@ -158,8 +163,8 @@ export async function buildApp(options: AppOptions, shell?: Promise<FastifyInsta
   await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable, lookup, gateway })
   await app.register(gatewayRoutes, { deps: gateway, db: database.db })
   await app.register(gatewayManagementRoutes, { db: database.db, limits: gateway.limits, health: gateway.health, log: gateway.log, keyring: options.keyring, egress: config.egress, onRoutingChange: () => gateway.resolver.clear() })
-  await app.register(jobRoutes, { db: database.db, queue: jobs.queue })
-  await app.register(webhookRoutes, { db: database.db, keyring: options.keyring, queue: jobs.queue, egress: config.egress })
+  await app.register(jobRoutes, { db: database.db, queue: jobs.queue, types: jobs.submittable })
+  await app.register(webhookRoutes, { db: database.db, keyring: options.keyring, queue: jobs.queue, egress: config.egress, deliverAttempts: deliverAttempts(config) })
   await app.register(adminRoutes, { database, engine, keys, allowReset: config.allowReset })
   if (engine) app.addHook('onClose', async () => engine.close())
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger())

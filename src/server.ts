@@ -81,16 +81,19 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     throw error
   }
   const opening = openMigratedDatabase(config, logger, undefined, options.embedded)
-  const modules = loadLater(() => Promise.all([import('./gateway/gateway.js'), import('./jobs/runtime.js')]))
+  const modules = loadLater(() => Promise.all([import('./gateway/gateway.js'), import('./jobs/runtime.js'), import('./job-types.js')]))
   const database = await opening
   try {
-    const [{ createGateway }, { startJobSystem }] = await modules
+    const [{ createGateway }, { startJobSystem }, { jobSetup }] = await modules
     await reportUnreadableSecrets(database.db, keyring, logger)
     const { engine } = await chooseEngine(config, database, logger)
     await engine?.start()
     const gateway = createGateway({ config, db: database.db, keyring, logger })
     const concurrency = options.concurrency ?? (config.jobs.concurrency || 4)
-    const jobs = await startJobSystem({ config, database, keyring, gateway, engine, logger, runWorkers: true, concurrency })
+    const jobs = await startJobSystem({
+      config, database, logger, runWorkers: true, concurrency,
+      ...jobSetup({ config, db: database.db, keyring, gateway, engine, logger }),
+    })
     let closing: Promise<void> | undefined
     const close = () => {
       closing ??= (async () => {

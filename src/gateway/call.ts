@@ -31,7 +31,7 @@ export interface GatewayDeps {
 /**
  * What a gateway call needs to know about whoever makes it: the caller it is accounted to, the
  * request id it is logged under, and the headers that steer the cache. A Fastify request is
- * one; a job builds one for its owner (src/jobs/handlers/run-as.ts) to call without HTTP.
+ * one; a job builds one for its owner (src/gateway/job-call.ts) to call without HTTP.
  */
 export interface GatewayCallContext {
   caller: Caller

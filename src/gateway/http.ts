@@ -26,7 +26,7 @@ const Message = Type.Object(
   },
   { additionalProperties: true },
 )
-/** Also the body of each request of a `chat.batch` job (src/jobs/handlers/chat-batch.ts). */
+/** Also the body of each request of a `chat.batch` job (src/gateway/chat-batch-job.ts). */
 export const ChatBody = Type.Object(
   {
     model: Type.String({ minLength: 1, maxLength: 200 }),

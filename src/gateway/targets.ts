@@ -128,7 +128,7 @@ export class TargetResolver {
 /**
  * What a model name stands for, before any key is decrypted: the resolution without its
  * targets, and their rows. Null when the caller may use nothing of that name. Also what a
- * job's submission checks its model with (src/jobs/handlers/chat-batch.ts).
+ * job's submission checks its model with (src/gateway/chat-batch-job.ts).
  */
 export async function findModel(db: Executor, caller: CallerScope, model: string): Promise<(Omit<Resolution, 'targets'> & { rows: TargetRow[] }) | null> {
   const slash = model.indexOf('/')

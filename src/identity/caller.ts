@@ -3,7 +3,7 @@ export type Caller =
   | { kind: 'anonymous' }
   /** The admin key from configuration. */
   | { kind: 'admin' }
-  /** `keyId` is null when no key is involved: a job runs as its owner (src/jobs/handlers/run-as.ts). */
+  /** `keyId` is null when no key is involved: a job runs as its owner (src/jobs/run-as.ts). */
   | { kind: 'user'; userId: number; handle: string; role: 'user' | 'admin'; keyId: string | null }
 
 export const ANONYMOUS: Caller = { kind: 'anonymous' }

@@ -1,9 +1,8 @@
 import { sql } from 'kysely'
 import type { Executor } from '../db/database.js'
 import type { JobRow } from '../db/tables.js'
-import { type JobEvent, outboxCtes } from '../webhooks/outbox.js'
 import { backoffDelayMs } from './backoff.js'
-import { type ClaimedJob, type Clock, systemClock } from './types.js'
+import { type ClaimedJob, type Clock, type JobEvent, systemClock, type TransitionHook } from './types.js'
 import type { Wakeups } from './wakeups.js'
 
 /**
@@ -27,8 +26,8 @@ export interface QueueOptions {
   maxAttempts: number
   backoffBaseMs: number
   backoffMaxMs: number
-  /** Attempts of a `webhook.deliver` job: the first one and one per retry delay. */
-  deliverAttempts: number
+  /** Runs in the same statement as every state change that raises an event (the webhook outbox). */
+  onTransition?: TransitionHook | undefined
   wakeups?: Wakeups | undefined
 }
 
@@ -255,10 +254,10 @@ export class JobQueue {
     }
   }
 
-  /** Ends the attempts of `batch` as succeeded, with one outbox for all; returns the ids still held. */
+  /** Ends the attempts of `batch` as succeeded, with one transition hook for all; returns the ids still held. */
   private async succeedMany(batch: WaitingSuccess[]): Promise<Set<string>> {
     const now = this.clock.now()
-    const { rows } = await sql<{ ids: string[]; deliveries: number }>`
+    const { rows } = await sql<{ ids: string[]; added: number }>`
       with moved as (
         update jobs j set state = 'succeeded', result = d.result,
                progress_done = coalesce(j.progress_total, j.progress_done),
@@ -266,10 +265,10 @@ export class JobQueue {
           from unnest(${batch.map((w) => w.job.id)}::uuid[], ${batch.map((w) => w.job.leaseToken)}::uuid[], ${batch.map((w) => w.result)}::jsonb[]) as d(id, token, result)
          where j.id = d.id and j.lease_token = d.token and j.state = 'running'
         returning j.*),
-      ${outboxCtes('job.succeeded', now, this.options.deliverAttempts)}
-      select array(select id from moved) as ids, (select count(*) from delivery_jobs)::int as deliveries`.execute(this.db)
+      ${this.transitionCtes('job.succeeded', now)}
+      select array(select id from moved) as ids, (select count(*) from enqueued)::int as added`.execute(this.db)
     const row = rows[0]
-    if (row && row.deliveries > 0) this.options.wakeups?.notify('')
+    if (row && row.added > 0) this.options.wakeups?.notify('')
     return new Set(row?.ids ?? [])
   }
 
@@ -364,18 +363,23 @@ export class JobQueue {
     return Number(result.numAffectedRows ?? 0)
   }
 
+  /** The hook's CTEs, or an `enqueued` that adds nothing when there is no hook. */
+  private transitionCtes(event: JobEvent, now: Date) {
+    return this.options.onTransition?.(event, now) ?? sql`enqueued as (select id from moved where false)`
+  }
+
   private async transition(event: JobEvent, now: Date, update: ReturnType<typeof sql>): Promise<boolean> {
     return (await this.transitionCount(event, now, update)) > 0
   }
 
-  /** Runs a job update together with the webhook outbox for `event` (see outbox.ts). */
+  /** Runs a job update together with the transition hook for `event` (the webhook outbox). */
   private async transitionCount(event: JobEvent, now: Date, update: ReturnType<typeof sql>): Promise<number> {
-    const { rows } = await sql<{ moved: number; deliveries: number }>`
+    const { rows } = await sql<{ moved: number; added: number }>`
       with moved as (${update}),
-      ${outboxCtes(event, now, this.options.deliverAttempts)}
-      select (select count(*) from moved)::int as moved, (select count(*) from delivery_jobs)::int as deliveries`.execute(this.db)
+      ${this.transitionCtes(event, now)}
+      select (select count(*) from moved)::int as moved, (select count(*) from enqueued)::int as added`.execute(this.db)
     const row = rows[0]
-    if (row && row.deliveries > 0) this.options.wakeups?.notify('')
+    if (row && row.added > 0) this.options.wakeups?.notify('')
     return row?.moved ?? 0
   }
 }

@@ -3,11 +3,12 @@ import type { Executor } from '../db/database.js'
 import { AppError, errors } from '../http/errors.js'
 import { isAdmin } from '../identity/caller.js'
 import type { JobQueue } from './queue.js'
+import type { SubmittableType } from './types.js'
 import * as s from './schemas.js'
 import { findJob, getJobOwner, listDeadJobs, listJobs, stateConflict, submitJob, toJob, toJobSummary } from './service.js'
 
 /** `/v1/jobs/{user}…` and the admin's dead-letter queue (docs/jobs.md). */
-export const jobRoutes: FastifyPluginAsyncTypebox<{ db: Executor; queue: JobQueue }> = async (app, { db, queue }) => {
+export const jobRoutes: FastifyPluginAsyncTypebox<{ db: Executor; queue: JobQueue; types: readonly SubmittableType[] }> = async (app, { db, queue, types }) => {
   const common = { tags: ['jobs'] }
 
   app.post('/v1/jobs/:user_handle', {
@@ -21,7 +22,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ db: Executor; queue: JobQueu
     },
   }, async (request, reply) => {
     const owner = await getJobOwner(db, request.caller, request.params.user_handle)
-    const { job, created } = await submitJob(db, queue, request.caller, owner, request.body)
+    const { job, created } = await submitJob(db, queue, types, request.caller, owner, request.body)
     reply.header('location', `/v1/jobs/${owner.handle}/${job.id}`)
     return reply.code(created ? 201 : 200).send(toJob(job, owner.handle))
   })
@@ -30,7 +31,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ db: Executor; queue: JobQueu
     schema: { ...common, operationId: 'jobs.list', summary: "A user's jobs, newest first (without payloads and results)", params: s.UserParams, querystring: s.JobListQuery, response: { 200: s.JobList, ...s.problemResponses } },
   }, async (request) => {
     const owner = await getJobOwner(db, request.caller, request.params.user_handle)
-    const rows = await listJobs(db, owner.id, request.query)
+    const rows = await listJobs(db, types, owner.id, request.query)
     return rows.map((row) => toJobSummary(row, owner.handle))
   })
 

@@ -1,31 +1,34 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import type { Database } from '../db/database.js'
-import type { Gateway } from '../gateway/gateway.js'
-import type { Keyring } from '../secrets/keyring.js'
-import type { VectorEngine } from '../vectors/engine.js'
-import { jobHandlers } from './handlers/index.js'
 import { JobQueue } from './queue.js'
-import type { Clock } from './types.js'
+import type { Clock, JobHandler, SubmittableType, TransitionHook } from './types.js'
 import { LocalWakeups, PostgresWakeups, type Wakeups } from './wakeups.js'
 import { Worker } from './worker.js'
 
 /** The queue of one process, and its workers when it runs any. */
 export interface JobSystem {
   queue: JobQueue
+  /** The job types clients may submit (the jobs API checks submissions against them). */
+  submittable: readonly SubmittableType[]
   wakeups: Wakeups
   worker: Worker | null
   /** Stops the workers gracefully (see Worker.stop), then the wake-up channel. */
   close(): Promise<void>
 }
 
+/**
+ * The queue knows no job type: the application hands it the handlers of every type, the types
+ * clients may submit, and the hook for the same-statement work of a state change (the webhook
+ * outbox); src/job-types.ts assembles them.
+ */
 export interface JobSystemOptions {
   config: Config
   database: Database
-  keyring: Keyring
-  gateway: Gateway
-  engine: VectorEngine | null
   logger: Logger
+  handlers: JobHandler[]
+  submittable: readonly SubmittableType[]
+  onTransition?: TransitionHook | undefined
   /** Run workers in this process (`serve` unless `--no-workers`; always in `llmbase worker`). */
   runWorkers: boolean
   /** Overrides `config.jobs.concurrency`. */
@@ -49,7 +52,7 @@ export async function startJobSystem(options: JobSystemOptions): Promise<JobSyst
     maxAttempts: settings.maxAttempts,
     backoffBaseMs: settings.backoffBaseMs,
     backoffMaxMs: settings.backoffMaxMs,
-    deliverAttempts: settings.webhookRetryScheduleMs.length + 1,
+    onTransition: options.onTransition,
     wakeups,
     ...(options.clock ? { clock: options.clock } : {}),
   })
@@ -58,7 +61,7 @@ export async function startJobSystem(options: JobSystemOptions): Promise<JobSyst
   if (options.runWorkers && concurrency > 0) {
     worker = new Worker({
       queue,
-      handlers: jobHandlers({ config, db: database.db, keyring: options.keyring, gateway: options.gateway, engine: options.engine, logger }),
+      handlers: options.handlers,
       concurrency,
       leaseMs: settings.leaseMs,
       pollMs: settings.pollMs,
@@ -70,6 +73,7 @@ export async function startJobSystem(options: JobSystemOptions): Promise<JobSyst
   }
   return {
     queue,
+    submittable: options.submittable,
     wakeups,
     worker,
     async close() {

@@ -5,8 +5,8 @@ import { AppError, errors } from '../http/errors.js'
 import { checkBody } from '../http/validation.js'
 import type { Caller } from '../identity/caller.js'
 import { normalizeHandle, SYSTEM_USER } from '../identity/handles.js'
-import { SUBMITTABLE_TYPES } from './handlers/index.js'
 import type { JobQueue } from './queue.js'
+import type { SubmittableType } from './types.js'
 import type { Job, JobInput, JobSummary } from './schemas.js'
 
 /**
@@ -18,11 +18,11 @@ export async function getJobOwner(db: Executor, caller: Caller, handle: string):
   return getOwnUserOf({ db, caller }, handle)
 }
 
-export async function submitJob(db: Executor, queue: JobQueue, caller: Caller, owner: UserRow, input: JobInput) {
+export async function submitJob(db: Executor, queue: JobQueue, types: readonly SubmittableType[], caller: Caller, owner: UserRow, input: JobInput) {
   if (owner.handle === SYSTEM_USER) throw errors.forbidden('nobody can act as _system, so it has no jobs')
-  const type = SUBMITTABLE_TYPES.find((t) => t.type === input.type)
+  const type = types.find((t) => t.type === input.type)
   if (!type) {
-    throw new AppError('invalid_job', `unknown job type ${input.type}; submit one of ${SUBMITTABLE_TYPES.map((t) => t.type).join(', ')}`)
+    throw new AppError('invalid_job', `unknown job type ${input.type}; submit one of ${types.map((t) => t.type).join(', ')}`)
   }
   const issues = checkBody(type.payload, input.payload).map((issue) => ({ ...issue, location: issue.location.replace(/^body/, 'body.payload') }))
   if (issues.length > 0) throw new AppError('validation_failed', `the payload of a ${type.type} job is not valid`, { errors: issues })
@@ -75,11 +75,11 @@ export async function findJob(db: Executor, ownerId: number, id: string): Promis
  * asked for with `internal=true` or by naming their type: a user looking at its jobs wants
  * the work it submitted, and a delivery already shows under its webhook endpoint.
  */
-export async function listJobs(db: Executor, ownerId: number, filter: { state?: JobState | undefined; type?: string | undefined; internal?: boolean | undefined; limit: number; offset: number }) {
+export async function listJobs(db: Executor, types: readonly SubmittableType[], ownerId: number, filter: { state?: JobState | undefined; type?: string | undefined; internal?: boolean | undefined; limit: number; offset: number }) {
   let query = db.selectFrom('jobs').selectAll().where('owner_id', '=', ownerId)
   if (filter.state) query = query.where('state', '=', filter.state)
   if (filter.type) query = query.where('type', '=', filter.type)
-  else if (!filter.internal) query = query.where('type', 'in', SUBMITTABLE_TYPES.map((t) => t.type))
+  else if (!filter.internal) query = query.where('type', 'in', types.map((t) => t.type))
   return query.orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset).execute()
 }
 

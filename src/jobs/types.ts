@@ -1,14 +1,18 @@
+import type { RawBuilder } from 'kysely'
 import type { Logger } from 'pino'
-import type { JobError, JobState } from '../db/tables.js'
+import type { TSchema } from 'typebox'
+import type { Executor } from '../db/database.js'
+import type { JobError, JobState, UserRow } from '../db/tables.js'
+import type { Caller } from '../identity/caller.js'
 
 export type { JobError, JobState }
 
 /** A job as a worker holds it: the row's fields plus the token of this claim. */
-export interface ClaimedJob {
+export interface ClaimedJob<Payload = unknown> {
   id: string
   ownerId: number
   type: string
-  payload: unknown
+  payload: Payload
   priority: number
   attempts: number
   maxAttempts: number
@@ -41,9 +45,15 @@ export interface JobContext {
 }
 
 /** Runs the jobs of one type. The value it returns is stored as the job's `result`. */
-export interface JobHandler {
+export interface JobHandler<Payload = unknown> {
   type: string
-  run(job: ClaimedJob, context: JobContext): Promise<unknown>
+  /**
+   * The payload's schema. The worker checks each job's payload against it before `run`, so
+   * that `run` gets a value of the declared type (a stored payload may predate a change of the
+   * schema); one that does not match ends the job at once (`invalid_payload`).
+   */
+  payload?: TSchema
+  run(job: ClaimedJob<Payload>, context: JobContext): Promise<unknown>
   /**
    * Delay before the attempt after attempt `attempt` failed; the queue's exponential backoff
    * when absent. Webhook deliveries use their own schedule.
@@ -75,3 +85,47 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() }
+
+/**
+ * A kind of job, declared in the folder of the capability it belongs to (the embed job in
+ * `embeddings/`, chat batches in `gateway/`, webhook deliveries in `webhooks/`) and handed to
+ * the queue's runtime by the application (`src/job-types.ts`): the queue itself knows no type.
+ * `Deps` is what the type's handler needs, from the parts the application has built.
+ */
+export interface JobType<Deps> {
+  type: string
+  /** Checked when a client submits the job (422 with locations) and again when a worker runs it. */
+  payload: TSchema
+  /** Present for the types clients may submit with `POST /v1/jobs/{user}`; the server makes the others. */
+  submission?: SubmissionCheck
+  handler(deps: Deps): JobHandler
+}
+
+/**
+ * Checks beyond the payload's schema, as of submission: the project exists and the owner may
+ * write it, the model is one the owner may use. Throws an AppError; returns how many items the
+ * job has, shown as its progress total from the start.
+ */
+export interface SubmissionCheck {
+  check(db: Executor, owner: UserRow, caller: Caller, payload: unknown): Promise<{ total: number }>
+}
+
+/** A job type clients may submit, as the jobs API sees it. */
+export interface SubmittableType {
+  type: string
+  payload: TSchema
+  check: SubmissionCheck['check']
+}
+
+/** The events of a job's state changes (webhooks subscribe to them). */
+export const JOB_EVENTS = ['job.succeeded', 'job.failed', 'job.dead'] as const
+export type JobEvent = (typeof JOB_EVENTS)[number]
+
+/**
+ * Work that must happen in the same SQL statement as a job's state change, handed to the
+ * queue by the application (the webhook outbox, `webhooks/outbox.ts`): common table
+ * expressions that may read `moved` (the jobs that changed, `returning *`) and must define
+ * `enqueued`, the jobs they added (`returning id`), so that the queue wakes a worker for them.
+ */
+export type TransitionHook = (event: JobEvent, at: Date) => RawBuilder<unknown>
+

@@ -5,6 +5,7 @@ import { AppError } from '../http/errors.js'
 import type { AttemptEnd, JobQueue } from './queue.js'
 import { type ClaimedJob, type JobContext, JobFailure, type JobHandler, PermanentJobError } from './types.js'
 import type { Wakeups } from './wakeups.js'
+import { checkBody } from '../http/validation.js'
 
 export interface WorkerOptions {
   queue: JobQueue
@@ -164,8 +165,12 @@ export class Worker {
     const log = logger.child({ job: job.id, type: job.type, attempt: job.attempts })
     const handler = this.handlers.get(job.type)
     let end: AttemptEnd
+    const payloadIssues = handler?.payload ? checkBody(handler.payload, job.payload) : []
     if (!handler) {
       end = { ok: false, code: 'unknown_type', message: `no handler for job type ${job.type}`, permanent: true }
+    } else if (payloadIssues.length > 0) {
+      const first = payloadIssues[0] as { location: string; message: string }
+      end = { ok: false, code: 'invalid_payload', message: `the payload does not match the ${job.type} job's schema: ${first.location.replace(/^body/, 'payload')} ${first.message}`, permanent: true }
     } else {
       const context: JobContext = {
         signal: controller.signal,

@@ -1,11 +1,18 @@
+import { Type, type Static } from 'typebox'
+import type { Config } from '../config.js'
+import type { Executor } from '../db/database.js'
 import { scheduledDelayMs } from '../jobs/backoff.js'
-import type { HandlerDeps } from '../jobs/handlers/index.js'
-import { type ClaimedJob, type JobContext, JobFailure, type JobHandler, PermanentJobError } from '../jobs/types.js'
+import { type ClaimedJob, type JobContext, JobFailure, type JobHandler, type JobType, PermanentJobError } from '../jobs/types.js'
+import type { Keyring } from '../secrets/keyring.js'
 import { UnknownKeyError } from '../secrets/keyring.js'
 import { DELIVER_JOB_TYPE } from './outbox.js'
 import * as q from './queries.js'
 import { openSecret, signedHeaders } from './signing.js'
 import { WebhookTransport } from './transport.js'
+
+/** What the outbox writes into a delivery job: the delivery to send. */
+const DeliverPayload = Type.Object({ delivery_id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
+type DeliverPayload = Static<typeof DeliverPayload>
 
 /**
  * The `webhook.deliver` job: one attempt to POST one stored delivery (docs/webhooks.md).
@@ -17,14 +24,26 @@ import { WebhookTransport } from './transport.js'
  * be retried, and the receiver sees the same webhook-id again (receivers deduplicate on it).
  * Once the success is recorded, no job sends that delivery again.
  */
-export function deliverHandler(deps: HandlerDeps): JobHandler {
+export const deliverJob: JobType<DeliverJobDeps> = {
+  type: DELIVER_JOB_TYPE,
+  payload: DeliverPayload,
+  handler: (deps) => deliverHandler(deps),
+}
+
+/** What the delivery job's handler uses. */
+export interface DeliverJobDeps {
+  config: Config
+  db: Executor
+  keyring: Keyring
+}
+
+function deliverHandler(deps: DeliverJobDeps): JobHandler<DeliverPayload> {
   const { config, db, keyring } = deps
   const schedule = config.jobs.webhookRetryScheduleMs
   const transport = new WebhookTransport(config, config.jobs.webhookTimeoutMs)
 
-  async function attempt(job: ClaimedJob, context: JobContext): Promise<unknown> {
-    const deliveryId = (job.payload as { delivery_id?: unknown } | null)?.delivery_id
-    if (typeof deliveryId !== 'string') throw new PermanentJobError('the payload has no delivery_id', 'invalid_payload')
+  async function attempt(job: ClaimedJob<DeliverPayload>, context: JobContext): Promise<unknown> {
+    const deliveryId = job.payload.delivery_id
     const delivery = await q.findDeliveryToSend(db, deliveryId)
     // Deleted with its endpoint: nothing left to send, and nobody to tell.
     if (!delivery) return { skipped: 'the delivery no longer exists' }
@@ -80,6 +99,7 @@ export function deliverHandler(deps: HandlerDeps): JobHandler {
 
   return {
     type: DELIVER_JOB_TYPE,
+    payload: DeliverPayload,
     run: attempt,
     retryDelayMs: (attempt) => scheduledDelayMs(attempt, schedule),
   }

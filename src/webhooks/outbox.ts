@@ -1,25 +1,29 @@
-import { type RawBuilder, sql } from 'kysely'
+import { sql } from 'kysely'
+import type { Config } from '../config.js'
+import { JOB_EVENTS, type JobEvent, type TransitionHook } from '../jobs/types.js'
 
-/** The job events an endpoint may subscribe to. */
-export const JOB_EVENTS = ['job.succeeded', 'job.failed', 'job.dead'] as const
-export type JobEvent = (typeof JOB_EVENTS)[number]
+/** The job events an endpoint may subscribe to: all of them. */
+export { JOB_EVENTS, type JobEvent }
 
 /** The job type that sends deliveries; its own transitions raise no events (no loops). */
 export const DELIVER_JOB_TYPE = 'webhook.deliver'
 
+/** Attempts of a `webhook.deliver` job: the first one and one per delay of the retry schedule. */
+export const deliverAttempts = (config: Pick<Config, 'jobs'>) => config.jobs.webhookRetryScheduleMs.length + 1
+
 /**
- * The outbox: common table expressions that, in the same statement as a job's state change,
- * write one delivery per endpoint that wants the event and one `webhook.deliver` job per
- * delivery. Written beside the change rather than after it, an event can neither be lost (the
- * process dies between the two) nor invented (the change rolled back).
+ * The outbox, as the queue's transition hook: common table expressions that, in the same
+ * statement as a job's state change, write one delivery per endpoint that wants the event and
+ * one `webhook.deliver` job per delivery. Written beside the change rather than after it, an
+ * event can neither be lost (the process dies between the two) nor invented (the change rolled
+ * back).
  *
- * Expects a preceding CTE `moved` returning the changed jobs (id, owner_id, type, state,
- * attempts, max_attempts, errors, progress_done, progress_total, webhook_url); defines
- * `delivered` and `delivery_jobs`. The body is built here, once, and stored: every attempt
- * sends and signs exactly these bytes.
+ * Reads the queue's CTE `moved` (the changed jobs) and defines `delivered` and `enqueued` (the
+ * delivery jobs), as the hook's contract asks (jobs/types.ts). The body is built here, once,
+ * and stored: every attempt sends and signs exactly these bytes.
  */
-export function outboxCtes(event: JobEvent, at: Date, deliverAttempts: number): RawBuilder<unknown> {
-  return sql`
+export function webhookOutbox(attempts: number): TransitionHook {
+  return (event: JobEvent, at: Date) => sql`
     delivered as (
       insert into webhook_deliveries (endpoint_id, owner_id, event, job_id, body)
       select e.id, e.owner_id, ${event}, m.id,
@@ -37,9 +41,9 @@ export function outboxCtes(event: JobEvent, at: Date, deliverAttempts: number): 
        where m.type <> ${DELIVER_JOB_TYPE}
       returning id, owner_id
     ),
-    delivery_jobs as (
+    enqueued as (
       insert into jobs (owner_id, type, payload, max_attempts)
-      select owner_id, ${DELIVER_JOB_TYPE}, jsonb_build_object('delivery_id', id), ${deliverAttempts}::int
+      select owner_id, ${DELIVER_JOB_TYPE}, jsonb_build_object('delivery_id', id), ${attempts}::int
         from delivered
       returning id
     )`

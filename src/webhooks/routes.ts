@@ -9,8 +9,8 @@ import * as s from './schemas.js'
 import * as service from './service.js'
 
 /** `/v1/webhooks/{user}…`: signed webhook endpoints, their deliveries and replays (docs/webhooks.md). */
-export const webhookRoutes: FastifyPluginAsyncTypebox<{ db: Executor; keyring: Keyring; queue: JobQueue; egress: EgressPolicy }> = async (app, { db, keyring, queue, egress }) => {
-  const ctx = (request: FastifyRequest): service.WebhooksContext => ({ db, keyring, queue, egress, caller: request.caller })
+export const webhookRoutes: FastifyPluginAsyncTypebox<{ db: Executor; keyring: Keyring; queue: JobQueue; egress: EgressPolicy; deliverAttempts: number }> = async (app, { db, keyring, queue, egress, deliverAttempts }) => {
+  const ctx = (request: FastifyRequest): service.WebhooksContext => ({ db, keyring, queue, egress, deliverAttempts, caller: request.caller })
   const common = { tags: ['webhooks'] }
 
   app.post('/v1/webhooks/:user_handle', {

@@ -19,6 +19,8 @@ export interface WebhooksContext {
   keyring: Keyring
   queue: JobQueue
   egress: EgressPolicy
+  /** Attempts of a delivery job (outbox.ts, deliverAttempts). */
+  deliverAttempts: number
 }
 
 /**
@@ -191,7 +193,7 @@ export async function replayDelivery(ctx: WebhooksContext, ownerHandle: string, 
   const reopened = await ctx.db.transaction().execute(async (tx) => {
     const row = await q.reopenDelivery(tx, delivery.id, reopenStates, new Date())
     if (!row) return undefined
-    await ctx.queue.enqueue({ ownerId: owner.id, type: DELIVER_JOB_TYPE, payload: { delivery_id: row.id }, maxAttempts: ctx.queue.options.deliverAttempts }, tx)
+    await ctx.queue.enqueue({ ownerId: owner.id, type: DELIVER_JOB_TYPE, payload: { delivery_id: row.id }, maxAttempts: ctx.deliverAttempts }, tx)
     return row
   })
   if (!reopened) throw new AppError('conflict', `delivery ${delivery.id} changed state while being replayed; read it and try again`)

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import pino from 'pino'
+import { Type } from 'typebox'
 import type { Executor } from '../../src/db/database.js'
 import { JobQueue } from '../../src/jobs/queue.js'
 import { type ClaimedJob, type Clock, type JobHandler, PermanentJobError } from '../../src/jobs/types.js'
 import { LocalWakeups } from '../../src/jobs/wakeups.js'
 import { Worker } from '../../src/jobs/worker.js'
+import { webhookOutbox } from '../../src/webhooks/outbox.js'
 import { DATABASES } from '../helpers/databases.js'
 import { eventually } from '../helpers/gateway.js'
 import { createUser, startTestServer, type TestServer } from '../helpers/server.js'
@@ -38,7 +40,7 @@ for (const kind of DATABASES) {
     let queue: JobQueue
     // With random() = 0 the jitter factor is exactly 0.5, so delays can be asserted exactly.
     const newQueue = (overrides: Partial<ConstructorParameters<typeof JobQueue>[1]> = {}) =>
-      new JobQueue(db, { clock, random: () => 0, leaseMs: LEASE_MS, maxAttempts: 3, backoffBaseMs: 10_000, backoffMaxMs: 60_000, deliverAttempts: 3, ...overrides })
+      new JobQueue(db, { clock, random: () => 0, leaseMs: LEASE_MS, maxAttempts: 3, backoffBaseMs: 10_000, backoffMaxMs: 60_000, onTransition: webhookOutbox(3), ...overrides })
 
     before(async () => {
       server = await startTestServer(kind, { env: { LLMBASE_WORKER_CONCURRENCY: '0' } })
@@ -300,7 +302,7 @@ for (const kind of DATABASES) {
     const setup = (handlers: JobHandler[], options: { concurrency?: number; leaseMs?: number } = {}) => {
       const wakeups = new LocalWakeups()
       const leaseMs = options.leaseMs ?? 3_000
-      const queue = new JobQueue(db, { leaseMs, maxAttempts: 3, backoffBaseMs: 20, backoffMaxMs: 100, deliverAttempts: 3, wakeups })
+      const queue = new JobQueue(db, { leaseMs, maxAttempts: 3, backoffBaseMs: 20, backoffMaxMs: 100, onTransition: webhookOutbox(3), wakeups })
       const worker = new Worker({ queue, handlers, concurrency: options.concurrency ?? 4, leaseMs, pollMs: 600_000, wakeups, logger: silent })
       return { queue, worker, wakeups }
     }
@@ -324,6 +326,31 @@ for (const kind of DATABASES) {
         // Polling is ten minutes here; finishing within one shows the wake-ups at work.
         assert.ok(Date.now() - started < 60_000, 'done without waiting for a poll')
         assert.equal(peak, 3)
+      } finally {
+        await worker.stop(1_000)
+      }
+    })
+
+    it("checks each job's payload against its type's schema before running it, and ends a job that does not match", async () => {
+      const seen: unknown[] = []
+      const { queue, worker } = setup([{
+        type: 'typed',
+        payload: Type.Object({ n: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+        run: async (job) => {
+          seen.push(job.payload)
+          return 'ran'
+        },
+      }])
+      worker.start()
+      try {
+        const good = await queue.enqueue({ ownerId, type: 'typed', payload: { n: 2 } })
+        const bad = await queue.enqueue({ ownerId, type: 'typed', payload: { n: 'two' } })
+        await eventually(async () => ((await state(good.job.id)).state === 'succeeded' && (await state(bad.job.id)).state === 'dead' ? true : undefined))
+        assert.deepEqual(seen, [{ n: 2 }], 'the handler never saw the bad payload')
+        const row = await db.selectFrom('jobs').select(['attempts', 'errors']).where('id', '=', bad.job.id).executeTakeFirstOrThrow()
+        assert.equal(row.attempts, 1, 'no retry can mend a payload')
+        assert.equal(row.errors.at(-1)?.code, 'invalid_payload')
+        assert.match(row.errors.at(-1)?.message ?? '', /payload\.n must be integer/)
       } finally {
         await worker.stop(1_000)
       }

@@ -1,18 +1,20 @@
 import { performance } from 'node:perf_hooks'
 import { type Static, Type } from 'typebox'
-import type { Executor } from '../../db/database.js'
-import type { UserRow } from '../../db/tables.js'
-import type { Embedder } from '../../embeddings/computed.js'
-import { writeUpload } from '../../embeddings/computed.js'
-import { type EmbeddingsContext, WRITERS, type WritableProject } from '../../embeddings/service.js'
-import { embedForStore } from '../../gateway/embeddings.js'
-import { AppError } from '../../http/errors.js'
-import type { Caller } from '../../identity/caller.js'
-import { normalizeHandle } from '../../identity/handles.js'
-import { getVisibleProject, requireProjectRole } from '../../projects/service.js'
-import { type JobHandler, PermanentJobError } from '../types.js'
-import type { HandlerDeps, SubmittableType } from './index.js'
-import { jobCallContext, loadOwner, ownerCaller, recheckAccess } from './run-as.js'
+import type { Executor } from '../db/database.js'
+import type { UserRow } from '../db/tables.js'
+import type { GatewayDeps } from '../gateway/call.js'
+import { embedForStore } from '../gateway/embeddings.js'
+import { jobCallContext } from '../gateway/job-call.js'
+import { AppError } from '../http/errors.js'
+import type { Caller } from '../identity/caller.js'
+import { normalizeHandle } from '../identity/handles.js'
+import { loadOwner, ownerCaller, recheckAccess } from '../jobs/run-as.js'
+import { type ClaimedJob, type JobType, PermanentJobError } from '../jobs/types.js'
+import { getVisibleProject, requireProjectRole } from '../projects/service.js'
+import type { VectorEngine } from '../vectors/engine.js'
+import type { Embedder } from './computed.js'
+import { writeUpload } from './computed.js'
+import { type EmbeddingsContext, WRITERS, type WritableProject } from './service.js'
 
 /**
  * `embed`: computes the vectors of many texts with a project's instance and stores them, as
@@ -80,16 +82,11 @@ async function findWritableProject(db: Executor, caller: Caller, ref: { owner: s
   return project as WritableProject
 }
 
-export const embedType: SubmittableType = {
-  type: 'embed',
-  payload: EmbedPayload,
-  async check(db: Executor, owner: UserRow, _caller: Caller, payload: unknown) {
-    const { project, items } = payload as EmbedPayload
-    // The owner's rights, not the submitter's: an admin may submit for a user, but the job
-    // runs as that user.
-    await findWritableProject(db, ownerCaller(owner), parseProjectRef(project, owner.handle))
-    return { total: items.length }
-  },
+/** What the embed job's handler uses. */
+export interface EmbedJobDeps {
+  db: Executor
+  gateway: GatewayDeps
+  engine: VectorEngine | null
 }
 
 /** What an attempt saves after each batch: how many items, in payload order, are stored. */
@@ -114,11 +111,23 @@ function batchEnd(items: EmbedPayload['items'], start: number): number {
   return end
 }
 
-export function embedHandler(deps: HandlerDeps): JobHandler {
-  return {
+export const embedJob: JobType<EmbedJobDeps> = {
+  type: 'embed',
+  payload: EmbedPayload,
+  submission: {
+    async check(db: Executor, owner: UserRow, _caller: Caller, payload: unknown) {
+      const { project, items } = payload as EmbedPayload
+      // The owner's rights, not the submitter's: an admin may submit for a user, but the job
+      // runs as that user.
+      await findWritableProject(db, ownerCaller(owner), parseProjectRef(project, owner.handle))
+      return { total: items.length }
+    },
+  },
+  handler: (deps) => ({
     type: 'embed',
-    async run(job, context) {
-      const payload = job.payload as EmbedPayload
+    payload: EmbedPayload,
+    async run(job: ClaimedJob<EmbedPayload>, context) {
+      const { payload } = job
       const engine = deps.engine
       if (!engine) throw new PermanentJobError('vector features are unavailable on this server: its database has no vector support', 'capability_unavailable')
       const owner = await loadOwner(deps.db, job)
@@ -161,5 +170,5 @@ export function embedHandler(deps: HandlerDeps): JobHandler {
         instance: `${project.instance_owner}/${project.instance_handle}`,
       } satisfies EmbedResult
     },
-  }
+  }),
 }

@@ -1,9 +1,8 @@
-import type { Executor } from '../../db/database.js'
-import type { UserRow } from '../../db/tables.js'
-import type { GatewayCallContext } from '../../gateway/call.js'
-import { AppError } from '../../http/errors.js'
-import type { Caller } from '../../identity/caller.js'
-import { type ClaimedJob, PermanentJobError } from '../types.js'
+import type { Executor } from '../db/database.js'
+import type { UserRow } from '../db/tables.js'
+import { AppError } from '../http/errors.js'
+import type { Caller } from '../identity/caller.js'
+import { type ClaimedJob, PermanentJobError } from './types.js'
 
 export type UserCaller = Extract<Caller, { kind: 'user' }>
 
@@ -21,15 +20,6 @@ export async function loadOwner(db: Executor, job: ClaimedJob): Promise<UserRow>
   const owner = await db.selectFrom('users').selectAll().where('id', '=', job.ownerId).executeTakeFirst()
   if (!owner) throw new PermanentJobError('the owner of this job no longer exists', 'user_not_found')
   return owner
-}
-
-/**
- * How a job calls the gateway: as its owner, under the request id `job:<id>` (so its calls can
- * be told apart in `GET /v1/requests/{user}`), with no headers: the response cache applies as
- * it does to a client that sends no `Cache-Control`.
- */
-export function jobCallContext(job: ClaimedJob, caller: Caller): GatewayCallContext {
-  return { caller, id: `job:${job.id}`, headers: {} }
 }
 
 /**

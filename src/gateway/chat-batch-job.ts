@@ -1,18 +1,18 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Static, Type } from 'typebox'
-import type { Executor } from '../../db/database.js'
-import type { UserRow } from '../../db/tables.js'
-import { type GatewayCallContext, requireModelKind } from '../../gateway/call.js'
-import { chatCompletion } from '../../gateway/chat.js'
-import { ChatBody } from '../../gateway/http.js'
-import type { ChatCompletion, ChatRequest } from '../../gateway/providers/types.js'
-import { findModel } from '../../gateway/targets.js'
-import { AppError, type ValidationIssue } from '../../http/errors.js'
-import type { Caller } from '../../identity/caller.js'
-import { type JobContext, JobFailure, type JobHandler } from '../types.js'
-import type { HandlerDeps, SubmittableType } from './index.js'
-import { jobCallContext, loadOwner, ownerCaller, recheckAccess, type UserCaller } from './run-as.js'
+import type { Executor } from '../db/database.js'
+import type { UserRow } from '../db/tables.js'
+import { AppError, type ValidationIssue } from '../http/errors.js'
+import type { Caller } from '../identity/caller.js'
+import { loadOwner, ownerCaller, recheckAccess, type UserCaller } from '../jobs/run-as.js'
+import { type ClaimedJob, type JobContext, JobFailure, type JobType } from '../jobs/types.js'
+import { type GatewayCallContext, type GatewayDeps, requireModelKind } from './call.js'
+import { chatCompletion } from './chat.js'
+import { ChatBody } from './http.js'
+import { jobCallContext } from './job-call.js'
+import type { ChatCompletion, ChatRequest } from './providers/types.js'
+import { findModel } from './targets.js'
 
 /**
  * `chat.batch`: many chat completions with one model, run through the gateway (limits, cache,
@@ -110,17 +110,10 @@ async function requireChatModel(db: Executor, caller: UserCaller, model: string)
   requireModelKind(model, found?.rows ?? [], 'chat')
 }
 
-export const chatBatchType: SubmittableType = {
-  type: 'chat.batch',
-  payload: ChatBatchPayload,
-  async check(db: Executor, owner: UserRow, _caller: Caller, payload: unknown) {
-    const { model, requests } = payload as ChatBatchPayload
-    const duplicates = duplicateCustomIds(requests)
-    if (duplicates.length > 0) throw new AppError('validation_failed', 'custom_id must be unique in the job', { errors: duplicates.slice(0, 50) })
-    // The job runs as its owner, so the owner, not an admin submitting for it, must be able to use the model.
-    await requireChatModel(db, ownerCaller(owner), model)
-    return { total: requests.length }
-  },
+/** What the chat.batch job's handler uses. */
+export interface ChatBatchJobDeps {
+  db: Executor
+  gateway: GatewayDeps
 }
 
 /** A failure a later attempt may not repeat: the provider's or the network's, a rate limit, a timeout. */
@@ -132,7 +125,7 @@ function describeError(error: unknown): ItemError {
 }
 
 /** One request through the gateway, waiting out rate limits (see RATE_LIMITED_TRIES). */
-async function complete(deps: HandlerDeps, call: GatewayCallContext, body: ChatRequest, signal: AbortSignal): Promise<ChatCompletion> {
+async function complete(deps: ChatBatchJobDeps, call: GatewayCallContext, body: ChatRequest, signal: AbortSignal): Promise<ChatCompletion> {
   for (let tries = 1; ; tries++) {
     try {
       return await chatCompletion(deps.gateway, call, body, signal)
@@ -166,11 +159,24 @@ function progressWriter(context: JobContext, total: number, finished: Map<number
   }
 }
 
-export function chatBatchHandler(deps: HandlerDeps): JobHandler {
-  return {
+export const chatBatchJob: JobType<ChatBatchJobDeps> = {
+  type: 'chat.batch',
+  payload: ChatBatchPayload,
+  submission: {
+    async check(db: Executor, owner: UserRow, _caller: Caller, payload: unknown) {
+      const { model, requests } = payload as ChatBatchPayload
+      const duplicates = duplicateCustomIds(requests)
+      if (duplicates.length > 0) throw new AppError('validation_failed', 'custom_id must be unique in the job', { errors: duplicates.slice(0, 50) })
+      // The job runs as its owner, so the owner, not an admin submitting for it, must be able to use the model.
+      await requireChatModel(db, ownerCaller(owner), model)
+      return { total: requests.length }
+    },
+  },
+  handler: (deps) => ({
     type: 'chat.batch',
-    async run(job, context) {
-      const payload = job.payload as ChatBatchPayload
+    payload: ChatBatchPayload,
+    async run(job: ClaimedJob<ChatBatchPayload>, context) {
+      const { payload } = job
       const owner = await loadOwner(deps.db, job)
       const caller = ownerCaller(owner)
       await recheckAccess(`using the model ${payload.model} as ${owner.handle}`, () => requireChatModel(deps.db, caller, payload.model))
@@ -215,7 +221,7 @@ export function chatBatchHandler(deps: HandlerDeps): JobHandler {
       }
       return summarize(ordered)
     },
-  }
+  }),
 }
 
 /** The job's result: every request's outcome in payload order, with counts and summed usage. */
