@@ -81,7 +81,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     throw error
   }
   const opening = openMigratedDatabase(config, logger, undefined, options.embedded)
-  const modules = loadLater(() => Promise.all([import('./gateway/gateway.js'), import('./jobs/runtime.js'), import('./job-types.js')]))
+  const modules = loadLater(() => Promise.all([import('./gateway/create-gateway.js'), import('./jobs/runtime.js'), import('./job-types.js')]))
   const database = await opening
   try {
     const [{ createGateway }, { startJobSystem }, { jobSetup }] = await modules

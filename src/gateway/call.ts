@@ -14,7 +14,7 @@ import type { Admission, LimitEnforcer } from './limits/enforcer.js'
 import { adapterFor } from './providers/index.js'
 import type { ChatCompletion, ChatRequest, ProviderError, Usage } from './providers/types.js'
 import type { Resolution, Target, TargetResolver } from './targets.js'
-import { type UpstreamClient, UpstreamTransportError } from './upstream/client.js'
+import { type UpstreamClient, UpstreamTransportError } from '../egress/client.js'
 
 /** Everything a gateway call uses, built once per server (src/gateway/gateway.ts). */
 export interface GatewayDeps {

@@ -9,7 +9,7 @@ import { loadOwner, ownerCaller, recheckAccess, type UserCaller } from '../jobs/
 import { type ClaimedJob, type JobContext, JobFailure, type JobType } from '../jobs/types.js'
 import { type GatewayCallContext, type GatewayDeps, requireModelKind } from './call.js'
 import { chatCompletion } from './chat.js'
-import { ChatBody } from './http.js'
+import { ChatBody } from './client-routes.js'
 import { jobCallContext } from './job-call.js'
 import type { ChatCompletion, ChatRequest } from './providers/types.js'
 import { findModel } from './targets.js'

@@ -23,8 +23,8 @@ import { adapterFor, ProviderResponseError } from './providers/index.js'
 import type { ChatChunk, ChatCompletion, ChatRequest, StreamTranslator, Usage } from './providers/types.js'
 import { SseParser } from './sse.js'
 import type { Resolution, Target } from './targets.js'
-import { classify } from './upstream/client.js'
-import { withKey } from './upstream/key.js'
+import { classify } from '../egress/client.js'
+import { withKey } from './provider-key.js'
 
 /** How answers are written for one kind of client (OpenAI's chat completions, Anthropic's messages). */
 export interface Ingress {

@@ -20,8 +20,8 @@ import {
 import { adapterFor, ProviderResponseError } from './providers/index.js'
 import type { Usage } from './providers/types.js'
 import type { Resolution, Target } from './targets.js'
-import { classify } from './upstream/client.js'
-import { withKey } from './upstream/key.js'
+import { classify } from '../egress/client.js'
+import { withKey } from './provider-key.js'
 
 export interface EmbeddingsBody {
   model: string

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js'
 import { retryAfterMs } from '../gateway/attempts.js'
-import { type TransportFailure, UpstreamClient, UpstreamTransportError } from '../gateway/upstream/client.js'
+import { type TransportFailure, UpstreamClient, UpstreamTransportError } from '../egress/client.js'
 
 /** At most this much of a receiver's answer is read and kept with the attempt. */
 export const EXCERPT_BYTES = 1024

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ChunksToAnthropicEvents, chatToMessage, messagesToChat } from '../../src/gateway/anthropic-ingress.js'
+import { ChunksToAnthropicEvents, chatToMessage, messagesToChat } from '../../src/gateway/providers/anthropic/ingress.js'
 import { anthropicAdapter } from '../../src/gateway/providers/index.js'
 import type { ChatChunk, ChatCompletion } from '../../src/gateway/providers/types.js'
 import { formatSse } from '../../src/gateway/sse.js'

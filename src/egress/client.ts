@@ -1,13 +1,20 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { Agent, errors as undiciErrors, request } from 'undici'
-import type { GatewaySettings } from '../../config.js'
-import { type EgressPolicy, endpointProblem, isPrivateAddress } from '../../egress/policy.js'
+import { type EgressPolicy, endpointProblem, isPrivateAddress } from './policy.js'
 
 /**
- * The gateway's HTTP client for providers, on undici: one keep-alive pool per origin, and the
- * four timeouts providers need kept apart (connect, first byte, idle body, total), which
- * `fetch` cannot express.
+ * The HTTP client for URLs that users give (providers' endpoints, webhook receivers), with the
+ * private-address guard at connect time (`guardedLookup`); the gateway and the webhooks both
+ * use it. On undici: one keep-alive pool per origin, and the four timeouts providers need kept
+ * apart (connect, first byte, idle body, total), which `fetch` cannot express.
  */
+
+/** The timeouts of one client (the gateway's come from its settings, the webhooks' from theirs). */
+export interface ClientTimeouts {
+  connectTimeoutMs: number
+  firstByteTimeoutMs: number
+  idleTimeoutMs: number
+}
 
 /** How an attempt failed before or while reading the provider's answer. */
 export type TransportFailure =
@@ -69,7 +76,7 @@ export class UpstreamClient {
   private readonly checkedEndpoints = new Map<string, string | null>()
 
   constructor(
-    settings: GatewaySettings,
+    settings: ClientTimeouts,
     private readonly egress: EgressPolicy,
   ) {
     this.agent = new Agent({

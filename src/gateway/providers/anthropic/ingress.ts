@@ -15,7 +15,7 @@ import {
   generatedId,
   isObject,
   type JsonObject,
-} from './providers/shared.js'
+} from '../shared.js'
 import type {
   ChatChunk,
   ChatCompletion,
@@ -28,7 +28,7 @@ import type {
   ToolChoice,
   ToolDefinition,
   Usage,
-} from './providers/types.js'
+} from '../types.js'
 
 function imagePart(source: JsonObject): ContentPart | null {
   if (source.type === 'base64') {

@@ -8,7 +8,7 @@ import type { GatewayDeps } from './call.js'
 import { HealthBook } from './health.js'
 import { LimitEnforcer } from './limits/enforcer.js'
 import { TargetResolver } from './targets.js'
-import { UpstreamClient } from './upstream/client.js'
+import { UpstreamClient } from '../egress/client.js'
 
 export interface Gateway extends GatewayDeps {
   close(): Promise<void>

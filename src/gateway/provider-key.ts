@@ -1,5 +1,5 @@
-import type { UpstreamRequest } from '../providers/types.js'
-import type { Target } from '../targets.js'
+import type { UpstreamRequest } from './providers/types.js'
+import type { Target } from './targets.js'
 
 /** Headers every provider call carries; the provider's own come from its adapter. */
 const BASE_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }

@@ -1,8 +1,8 @@
-import type { AppError } from '../../http/errors.js'
-import { ChunksToAnthropicEvents, chatToMessage } from '../anthropic-ingress.js'
-import type { Ingress, StreamEncoder } from '../chat.js'
-import type { ChatRequest, Usage } from '../providers/types.js'
-import { formatSse } from '../sse.js'
+import type { AppError } from '../../../http/errors.js'
+import { ChunksToAnthropicEvents, chatToMessage } from './ingress.js'
+import type { Ingress, StreamEncoder } from '../../chat.js'
+import type { ChatRequest, Usage } from '../types.js'
+import { formatSse } from '../../sse.js'
 
 /** Anthropic's error types by status, for the envelope Anthropic's SDKs parse. */
 function anthropicType(error: AppError): string {

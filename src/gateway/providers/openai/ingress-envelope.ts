@@ -1,6 +1,6 @@
-import type { AppError } from '../../http/errors.js'
-import type { Ingress, StreamEncoder } from '../chat.js'
-import type { ChatChunk, ChatRequest, Usage } from '../providers/types.js'
+import type { AppError } from '../../../http/errors.js'
+import type { Ingress, StreamEncoder } from '../../chat.js'
+import type { ChatChunk, ChatRequest, Usage } from '../types.js'
 
 /** OpenAI's error types by our error codes, for the envelope OpenAI's SDKs parse. */
 const OPENAI_TYPES: Record<string, string> = {
