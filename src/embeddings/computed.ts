@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { GatewayDeps } from '../gateway/call.js'
+import type { GatewayDeps } from '../gateway/deps.js'
 import { embedForStore } from '../gateway/embeddings.js'
 import { AppError, type ValidationIssue } from '../http/errors.js'
 import { firstNonFinite } from '../vectors/codec.js'

@@ -1,5 +1,14 @@
+import { classify, type UpstreamTransportError } from '../egress/client.js'
+import { AppError } from '../http/errors.js'
 import type { HealthBook } from './health.js'
+import { adapterFor, ProviderResponseError } from './providers/index.js'
+import type { ProviderError, Usage } from './providers/types.js'
 import type { Resolution, Target } from './targets.js'
+
+/*
+ * How the gateway judges one attempt at a provider: the order of instances, whether a status
+ * is worth another attempt, what the client is told. Chat and embeddings share all of it.
+ */
 
 /**
  * The order in which a call tries a resolution's instances. `fallback` keeps the route's
@@ -50,3 +59,99 @@ export function retryAfterMs(headers: Record<string, string | string[] | undefin
 
 /** Exponential backoff with full jitter when the provider gave no Retry-After. */
 export const backoffMs = (round: number, random: () => number = Math.random) => Math.round(random() * Math.min(8_000, 250 * 2 ** round))
+
+/** How one upstream attempt ended, for the retry loop and the `llm_responses` row. */
+export interface AttemptOutcome {
+  ok: boolean
+  status: number | null
+  /** A provider fault worth another attempt (or another instance). */
+  retryable: boolean
+  /** The error as the client will see it if this was the last attempt. */
+  error?: AppError
+  retryAfterMs?: number | null
+  latencyMs: number
+  ttftMs: number | null
+  usage: Usage | null
+}
+
+/** Reads a provider's error answer into the error the client will get. */
+export function providerFailure(status: number, headers: Record<string, string | string[] | undefined>, bodyText: string, target: Target): AppError {
+  let parsed: unknown = null
+  try {
+    parsed = JSON.parse(bodyText)
+  } catch {
+    parsed = { message: bodyText.slice(0, 300) }
+  }
+  let providerError: ProviderError
+  try {
+    providerError = adapterFor(target.apiStandard).error(status, parsed)
+  } catch {
+    providerError = { message: `status ${status}`, type: 'api_error' }
+  }
+  const said = `${providerError.message}`.slice(0, 500)
+  const retryAfter = retryAfterMs(headers)
+  const retryHeaders: Record<string, string> = retryAfter !== null ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfter / 1000))) } : {}
+  if (status === 429) return new AppError('rate_limited', `the provider of ${target.name} is rate limiting: ${said}`, { headers: retryHeaders })
+  if (status === 401 || status === 403) {
+    return new AppError('upstream_error', `the provider refused the key of instance ${target.name} (status ${status}): ${said}`)
+  }
+  if (status >= 500 || status === 408 || status === 409) {
+    return new AppError('upstream_error', `the provider of ${target.name} failed with status ${status}: ${said}`, { headers: retryHeaders })
+  }
+  if (status === 404) return new AppError('upstream_error', `the provider of ${target.name} does not know this model or endpoint (404): ${said}`)
+  return new AppError('bad_request', `the provider refused the request (status ${status}): ${said}`)
+}
+
+/** The client-facing error for a transport failure. */
+export function transportFailure(error: UpstreamTransportError, target: Target): AppError {
+  switch (error.failure) {
+    case 'connect_timeout':
+    case 'first_byte_timeout':
+    case 'idle_timeout':
+    case 'total_timeout':
+      return new AppError('upstream_timeout', `${target.name}: ${error.message}`)
+    case 'endpoint_not_allowed':
+      return new AppError('endpoint_not_allowed', `instance ${target.name}: ${error.message}`)
+    default:
+      return new AppError('upstream_error', `${target.name}: ${error.message}`)
+  }
+}
+
+/** An attempt that got an error status from the provider. */
+export function failedStatus(status: number, headers: Record<string, string | string[] | undefined>, text: string, target: Target, latencyMs: number): AttemptOutcome {
+  return {
+    ok: false,
+    status,
+    retryable: isRetryableStatus(status),
+    error: providerFailure(status, headers, text, target),
+    retryAfterMs: retryAfterMs(headers),
+    latencyMs,
+    ttftMs: null,
+    usage: null,
+  }
+}
+
+/**
+ * An attempt that ended with an exception: an error the provider put inside a 200 answer, an
+ * answer that is not JSON, one of our own refusals, or the network's (a timeout, a refused or
+ * broken connection, the client gone). The one classifier of chat and embeddings alike.
+ */
+export function failedTransport(error: unknown, signal: AbortSignal, target: Target, latencyMs: number): AttemptOutcome {
+  const base = { ok: false as const, latencyMs, ttftMs: null, usage: null }
+  if (error instanceof ProviderResponseError) return { ...base, status: 200, retryable: true, error: providerReported(error, target) }
+  if (error instanceof SyntaxError) {
+    return { ...base, status: 200, retryable: true, error: new AppError('upstream_error', `${target.name}: the provider's answer is not valid JSON`) }
+  }
+  if (error instanceof AppError) return { ...base, status: null, retryable: false, error }
+  const transport = classify(error, signal)
+  return {
+    ...base,
+    status: null,
+    retryable: transport.failure !== 'client_closed' && transport.failure !== 'endpoint_not_allowed' && !signal.aborted,
+    error: transportFailure(transport, target),
+  }
+}
+
+/** An error the provider put inside a 200 answer or stream (Anthropic's `overloaded_error` event, …). */
+export const providerReported = (error: ProviderResponseError, target: Target) =>
+  new AppError('upstream_error', `${target.name}: the provider reported an error: ${error.providerError.message.slice(0, 500)}`)

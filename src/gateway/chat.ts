@@ -1,30 +1,21 @@
 import { performance } from 'node:perf_hooks'
 import { TextDecoder } from 'node:util'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { classify } from '../egress/client.js'
 import { AppError } from '../http/errors.js'
-import { isRetryableStatus, retryAfterMs } from './attempts.js'
+import { failedStatus, failedTransport, providerReported, transportFailure } from './attempts.js'
+import { bypassesCache } from './cache/bypass.js'
+import type { CallRecord } from './call-record.js'
 import { assembleCompletion, replayAsChunks } from './chunks.js'
-import {
-  type AttemptOutcome,
-  admitted,
-  bypassesCache,
-  CallRecord,
-  callSignal,
-  deadlineSignal,
-  type GatewayCallContext,
-  type GatewayDeps,
-  logCall,
-  providerFailure,
-  resolveModel,
-  transportFailure,
-  withFailover,
-} from './call.js'
+import type { GatewayCallContext, GatewayDeps } from './deps.js'
+import { withFailover } from './failover.js'
+import { gatewayCall, resolveModel } from './gateway-call.js'
+import { withKey } from './provider-key.js'
 import { adapterFor, ProviderResponseError } from './providers/index.js'
 import type { ChatChunk, ChatCompletion, ChatRequest, StreamTranslator, Usage } from './providers/types.js'
+import { callSignal, deadlineSignal } from './signals.js'
 import { SseParser } from './sse.js'
 import type { Resolution, Target } from './targets.js'
-import { classify } from '../egress/client.js'
-import { withKey } from './provider-key.js'
 
 /** How answers are written for one kind of client (OpenAI's chat completions, Anthropic's messages). */
 export interface Ingress {
@@ -62,43 +53,28 @@ interface OpenStream {
  */
 export async function handleChat(deps: GatewayDeps, request: FastifyRequest, reply: FastifyReply, body: ChatRequest, ingress: Ingress) {
   const stream = body.stream === true
-  const record = new CallRecord(request, ingress.operation, body.model, stream)
-  let resolution: Resolution | null = null
-  try {
-    resolution = await resolveModel(deps, request, body.model, 'chat')
-    const resolved = resolution
-    await admitted(deps, request, record, async () => {
-      const { cacheKey, cached } = await lookUpCache(deps, request, record, resolved, body)
-      if (cached) {
-        reply.header('x-llmbase-cache', 'hit')
-        if (stream) await sendStream(reply, ingress.streamEncoder(body), record, oneBatch(replayAsChunks(cached)), null)
-        else reply.send(ingress.completionBody({ ...cached, id: cached.id }, body))
-        return
-      }
-      if (cacheKey) reply.header('x-llmbase-cache', 'miss')
-      else if (record.cache === 'bypass') reply.header('x-llmbase-cache', 'bypass')
-      const { signal, done } = callSignal(reply, record, deps.settings.totalTimeoutMs)
-      try {
-        if (stream) await streamChat(deps, request, reply, body, ingress, record, resolved, signal, cacheKey)
-        else {
-          const completion = await completeChat(deps, request, body, record, resolved, signal, cacheKey)
-          reply.send(ingress.completionBody({ ...completion, model: body.model }, body))
-        }
-      } finally {
-        done()
-      }
-    })
-    logCall(deps, record, resolution, { status: reply.statusCode })
-  } catch (error) {
-    if (error instanceof StreamFailed) {
-      // The client already has a 200 and an error event; the log keeps both facts.
-      logCall(deps, record, resolution, { status: 200, error: error.failure })
+  const spec = { operation: ingress.operation, model: body.model, stream, resolve: () => resolveModel(deps, request, body.model, 'chat') }
+  await gatewayCall(deps, request, spec, async (resolution, record) => {
+    const { cacheKey, cached } = await lookUpCache(deps, request, record, resolution, body)
+    if (cached) {
+      reply.header('x-llmbase-cache', 'hit')
+      if (stream) await sendStream(reply, ingress.streamEncoder(body), record, oneBatch(replayAsChunks(cached)), null)
+      else reply.send(ingress.completionBody({ ...cached, id: cached.id }, body))
       return
     }
-    const failure = error instanceof AppError ? error : undefined
-    logCall(deps, record, resolution, { status: failure?.status ?? 500, error: failure })
-    throw error
-  }
+    if (cacheKey) reply.header('x-llmbase-cache', 'miss')
+    else if (record.cache === 'bypass') reply.header('x-llmbase-cache', 'bypass')
+    const { signal, done } = callSignal(reply, record, deps.settings.totalTimeoutMs)
+    try {
+      if (stream) await streamChat(deps, request, reply, body, ingress, record, resolution, signal, cacheKey)
+      else {
+        const completion = await completeChat(deps, request, body, record, resolution, signal, cacheKey)
+        reply.send(ingress.completionBody({ ...completion, model: body.model }, body))
+      }
+    } finally {
+      done()
+    }
+  })
 }
 
 /**
@@ -108,28 +84,18 @@ export async function handleChat(deps: GatewayDeps, request: FastifyRequest, rep
  */
 export async function chatCompletion(deps: GatewayDeps, context: GatewayCallContext, body: ChatRequest, signal?: AbortSignal): Promise<ChatCompletion> {
   const request: ChatRequest = { ...body, stream: false }
-  const record = new CallRecord(context, 'chat', body.model, false)
-  let resolution: Resolution | null = null
-  try {
-    resolution = await resolveModel(deps, context, body.model, 'chat')
-    const resolved = resolution
-    const completion = await admitted(deps, context, record, async () => {
-      const { cacheKey, cached } = await lookUpCache(deps, context, record, resolved, request)
-      if (cached) return cached
-      const deadline = deadlineSignal(deps.settings.totalTimeoutMs, signal)
-      try {
-        return await completeChat(deps, context, request, record, resolved, deadline.signal, cacheKey)
-      } finally {
-        deadline.done()
-      }
-    })
-    logCall(deps, record, resolution, { status: 200 })
-    return { ...completion, model: body.model }
-  } catch (error) {
-    const failure = error instanceof AppError ? error : undefined
-    logCall(deps, record, resolution, { status: failure?.status ?? 500, error: failure })
-    throw error
-  }
+  const spec = { operation: 'chat' as const, model: body.model, stream: false, resolve: () => resolveModel(deps, context, body.model, 'chat') }
+  const completion = await gatewayCall(deps, context, spec, async (resolution, record) => {
+    const { cacheKey, cached } = await lookUpCache(deps, context, record, resolution, request)
+    if (cached) return cached
+    const deadline = deadlineSignal(deps.settings.totalTimeoutMs, signal)
+    try {
+      return await completeChat(deps, context, request, record, resolution, deadline.signal, cacheKey)
+    } finally {
+      deadline.done()
+    }
+  })
+  return { ...completion, model: body.model }
 }
 
 /** The cached answer to a call, if caching applies and one is stored; records the cache state on `record`. */
@@ -192,40 +158,6 @@ async function completeChat(
   storeInCache(deps, request, resolution, cacheKey, completion)
   return completion
 }
-
-function failedStatus(status: number, headers: Record<string, string | string[] | undefined>, text: string, target: Target, latencyMs: number): AttemptOutcome {
-  return {
-    ok: false,
-    status,
-    retryable: isRetryableStatus(status),
-    error: providerFailure(status, headers, text, target),
-    retryAfterMs: retryAfterMs(headers),
-    latencyMs,
-    ttftMs: null,
-    usage: null,
-  }
-}
-
-function failedTransport(error: unknown, signal: AbortSignal, target: Target, latencyMs: number): AttemptOutcome {
-  const base = { ok: false as const, latencyMs, ttftMs: null, usage: null }
-  if (error instanceof ProviderResponseError) return { ...base, status: 200, retryable: true, error: providerReported(error, target) }
-  if (error instanceof SyntaxError) {
-    return { ...base, status: 200, retryable: true, error: new AppError('upstream_error', `${target.name}: the provider's answer is not valid JSON`) }
-  }
-  if (error instanceof AppError) return { ...base, status: null, retryable: false, error }
-  // Everything else is the network's or undici's: a timeout, a refused or broken connection.
-  const transport = classify(error, signal)
-  return {
-    ...base,
-    status: null,
-    retryable: transport.failure !== 'client_closed' && transport.failure !== 'endpoint_not_allowed' && !signal.aborted,
-    error: transportFailure(transport, target),
-  }
-}
-
-/** An error the provider put inside a 200 answer or stream (Anthropic's `overloaded_error` event, …). */
-const providerReported = (error: ProviderResponseError, target: Target) =>
-  new AppError('upstream_error', `${target.name}: the provider reported an error: ${error.providerError.message.slice(0, 500)}`)
 
 async function streamChat(
   deps: GatewayDeps, request: FastifyRequest, reply: FastifyReply, body: ChatRequest, ingress: Ingress,
@@ -290,16 +222,11 @@ async function streamChat(
   }
   if (failure) {
     deps.health.failed(stream.target.instanceId, performance.now() - stream.attemptStarted, 200, failure.message, null)
-    throw new StreamFailed(failure)
+    // The client has its 200 and an error event; the request log keeps both facts.
+    record.failedAfterAnswer = failure
+    return
   }
   if (collected) storeInCache(deps, request, resolution, cacheKey, assembleCompletion(collected, usage))
-}
-
-/** A failure after the stream began: already told to the client as an error event. */
-export class StreamFailed extends Error {
-  constructor(readonly failure: AppError) {
-    super(failure.message)
-  }
 }
 
 async function* prepend<T>(first: T[], rest: AsyncGenerator<T>): AsyncGenerator<T> {

@@ -1,27 +1,16 @@
-import { dimensionsProblem, sendsDimensions } from '../registry/embedding-dimensions.js'
 import { performance } from 'node:perf_hooks'
 import type { FastifyReply } from 'fastify'
 import { AppError } from '../http/errors.js'
-import { isRetryableStatus, retryAfterMs } from './attempts.js'
-import {
-  type AttemptOutcome,
-  admitted,
-  CallRecord,
-  callSignal,
-  deadlineSignal,
-  type GatewayCallContext,
-  type GatewayDeps,
-  logCall,
-  providerFailure,
-  resolveModel,
-  transportFailure,
-  withFailover,
-} from './call.js'
-import { adapterFor, ProviderResponseError } from './providers/index.js'
-import type { Usage } from './providers/types.js'
-import type { Resolution, Target } from './targets.js'
-import { classify } from '../egress/client.js'
+import { dimensionsProblem, sendsDimensions } from '../registry/embedding-dimensions.js'
+import { type AttemptOutcome, failedStatus, failedTransport } from './attempts.js'
+import type { GatewayCallContext, GatewayDeps } from './deps.js'
+import { withFailover } from './failover.js'
+import { gatewayCall, resolveModel } from './gateway-call.js'
 import { withKey } from './provider-key.js'
+import { adapterFor } from './providers/index.js'
+import type { Usage } from './providers/types.js'
+import { callSignal, deadlineSignal } from './signals.js'
+import type { Resolution, Target } from './targets.js'
 
 export interface EmbeddingsBody {
   model: string
@@ -82,7 +71,7 @@ export class AttemptFailure extends Error {
   }
 }
 
-/** Runs `embedWith` as one attempt of the retry loop. */
+/** Runs `embedWith` as one attempt of the retry loop, judged as chat attempts are (attempts.ts). */
 export async function embeddingAttempt(
   deps: GatewayDeps, target: Target, texts: string[], dimensions: number | null, signal: AbortSignal,
   done: (result: { vectors: number[][]; usage: Usage }) => void,
@@ -94,17 +83,8 @@ export async function embeddingAttempt(
     done(result)
     return { ok: true, status: 200, retryable: false, latencyMs: elapsed(), ttftMs: null, usage: result.usage }
   } catch (error) {
-    const base = { ok: false as const, latencyMs: elapsed(), ttftMs: null, usage: null }
-    if (error instanceof AttemptFailure) {
-      return { ...base, status: error.status, retryable: isRetryableStatus(error.status), retryAfterMs: retryAfterMs(error.headers), error: providerFailure(error.status, error.headers, error.body, target) }
-    }
-    if (error instanceof AppError) return { ...base, status: null, retryable: false, error }
-    if (error instanceof ProviderResponseError || error instanceof SyntaxError) {
-      const message = error instanceof ProviderResponseError ? error.providerError.message : 'its answer is not valid JSON'
-      return { ...base, status: 200, retryable: true, error: new AppError('upstream_error', `${target.name}: ${message}`, { cause: error }) }
-    }
-    const transport = classify(error, signal)
-    return { ...base, status: null, retryable: !signal.aborted && transport.failure !== 'endpoint_not_allowed', error: transportFailure(transport, target) }
+    if (error instanceof AttemptFailure) return failedStatus(error.status, error.headers, error.body, target, elapsed())
+    return failedTransport(error, signal, target, elapsed())
   }
 }
 
@@ -113,38 +93,28 @@ const toBase64 = (vector: number[]) => Buffer.from(new Float32Array(vector).buff
 /** `POST /v1/embeddings` in OpenAI's shape. */
 export async function handleEmbeddings(deps: GatewayDeps, request: GatewayCallContext, reply: FastifyReply, body: EmbeddingsBody) {
   const texts = typeof body.input === 'string' ? [body.input] : body.input
-  const record = new CallRecord(request, 'embeddings', body.model, false)
-  let resolution: Resolution | null = null
-  try {
-    resolution = await resolveModel(deps, request, body.model, 'embedding')
-    const resolved = resolution
+  const spec = { operation: 'embeddings' as const, model: body.model, stream: false, resolve: () => resolveModel(deps, request, body.model, 'embedding') }
+  await gatewayCall(deps, request, spec, async (resolution, record) => {
+    const { signal, done } = callSignal(reply, record, deps.settings.totalTimeoutMs)
     let result: { vectors: number[][]; usage: Usage } | undefined
-    await admitted(deps, request, record, async () => {
-      const { signal, done } = callSignal(reply, record, deps.settings.totalTimeoutMs)
-      try {
-        await withFailover(deps, record, resolved, signal, (target) =>
-          embeddingAttempt(deps, target, texts, body.dimensions ?? null, signal, (answer) => {
-            result = answer
-          }),
-        )
-      } finally {
-        done()
-      }
-    })
+    try {
+      await withFailover(deps, record, resolution, signal, (target) =>
+        embeddingAttempt(deps, target, texts, body.dimensions ?? null, signal, (answer) => {
+          result = answer
+        }),
+      )
+    } finally {
+      done()
+    }
     if (!result) throw new AppError('upstream_error', 'the provider gave no answer')
-    const vectors = result.vectors
+    const { vectors, usage } = result
     reply.send({
       object: 'list',
       data: vectors.map((vector, index) => ({ object: 'embedding', index, embedding: body.encoding_format === 'base64' ? toBase64(vector) : vector })),
       model: body.model,
-      usage: { prompt_tokens: result.usage.prompt_tokens, total_tokens: result.usage.total_tokens },
+      usage: { prompt_tokens: usage.prompt_tokens, total_tokens: usage.total_tokens },
     })
-    logCall(deps, record, resolution, { status: 200 })
-  } catch (error) {
-    const failure = error instanceof AppError ? error : undefined
-    logCall(deps, record, resolution, { status: failure?.status ?? 500, error: failure })
-    throw error
-  }
+  })
 }
 
 /**
@@ -161,27 +131,20 @@ export async function embedForStore(
   if (!target) throw new AppError('bad_request', 'the project is bound to no instance; bind one to compute vectors from text')
   if (target.kind !== 'embedding') throw new AppError('bad_request', `instance ${target.name} is not an embedding model`)
   const resolution: Resolution = { name: target.name, routeId: null, strategy: 'single', targets: [target] }
-  const record = new CallRecord(request, 'embeddings', target.name, false)
-  let result: { vectors: number[][]; usage: Usage } | undefined
-  try {
-    await admitted(deps, request, record, async () => {
-      const deadline = deadlineSignal(deps.settings.totalTimeoutMs, signal)
-      try {
-        await withFailover(deps, record, resolution, deadline.signal, (t) =>
-          embeddingAttempt(deps, t, texts, null, deadline.signal, (answer) => {
-            result = answer
-          }),
-        )
-      } finally {
-        deadline.done()
-      }
-    })
+  const spec = { operation: 'embeddings' as const, model: target.name, stream: false, resolve: async () => resolution }
+  return gatewayCall(deps, request, spec, async (resolved, record) => {
+    const deadline = deadlineSignal(deps.settings.totalTimeoutMs, signal)
+    let result: { vectors: number[][]; usage: Usage } | undefined
+    try {
+      await withFailover(deps, record, resolved, deadline.signal, (t) =>
+        embeddingAttempt(deps, t, texts, null, deadline.signal, (answer) => {
+          result = answer
+        }),
+      )
+    } finally {
+      deadline.done()
+    }
     if (!result) throw new AppError('upstream_error', 'the provider gave no answer')
-    logCall(deps, record, resolution, { status: 200 })
     return result.vectors
-  } catch (error) {
-    const failure = error instanceof AppError ? error : undefined
-    logCall(deps, record, resolution, { status: failure?.status ?? 500, error: failure })
-    throw error
-  }
+  })
 }

@@ -1,6 +1,6 @@
 import type { Caller } from '../identity/caller.js'
 import type { ClaimedJob } from '../jobs/types.js'
-import type { GatewayCallContext } from './call.js'
+import type { GatewayCallContext } from './deps.js'
 
 /**
  * How a job calls the gateway: as its owner, under the request id `job:<id>` (so its calls can

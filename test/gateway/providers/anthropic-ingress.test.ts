@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ChunksToAnthropicEvents, chatToMessage, messagesToChat } from '../../src/gateway/providers/anthropic/ingress.js'
-import { anthropicAdapter } from '../../src/gateway/providers/index.js'
-import type { ChatChunk, ChatCompletion } from '../../src/gateway/providers/types.js'
-import { formatSse } from '../../src/gateway/sse.js'
-import { awkwardSplits, chatToolsRequest, jsonFixture, translate } from './fixtures/helpers.js'
+import { ChunksToAnthropicEvents, chatToMessage, messagesToChat } from '../../../src/gateway/providers/anthropic/ingress.js'
+import { anthropicAdapter } from '../../../src/gateway/providers/index.js'
+import type { ChatChunk, ChatCompletion } from '../../../src/gateway/providers/types.js'
+import { formatSse } from '../../../src/gateway/sse.js'
+import { awkwardSplits, chatToolsRequest, jsonFixture, translate } from '../fixtures/helpers.js'
 
 describe('messagesToChat', () => {
   it('reads system blocks, images, documents, tool use and results, tools, choices and output format', () => {
