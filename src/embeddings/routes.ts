@@ -8,7 +8,7 @@ import type { ProjectLookup } from '../projects/lookup.js'
 import { AppError } from '../http/errors.js'
 import { getVisibleProject } from '../projects/service.js'
 import type { VectorEngine } from '../vectors/engine.js'
-import { requireVectors } from '../vectors/capability.js'
+import { engineOf, requireVectors } from '../vectors/capability.js'
 import { gatewayEmbedder, requireVectorOrText, writeUpload } from './computed.js'
 import * as s from './schemas.js'
 import * as service from './service.js'
@@ -26,7 +26,7 @@ export const embeddingRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine: 
   app,
   { db, engine, vectorsUnavailable, lookup, gateway },
 ) => {
-  const ctx = (request: FastifyRequest): service.EmbeddingsContext => ({ db, engine: engine as VectorEngine, caller: request.caller, lookup: request.method === 'GET' ? lookup : undefined })
+  const ctx = (request: FastifyRequest): service.EmbeddingsContext => ({ db, engine: engineOf(engine, vectorsUnavailable), caller: request.caller, lookup: request.method === 'GET' ? lookup : undefined })
   app.addHook('preValidation', requireVectors(vectorsUnavailable))
   // An import body is read as a stream, never whole: it may be of any size.
   app.addContentTypeParser(NDJSON, (_request, payload, done) => done(null, payload))

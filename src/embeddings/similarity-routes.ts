@@ -4,7 +4,7 @@ import type { Executor } from '../db/database.js'
 import { gatewayEmbedder } from './computed.js'
 import type { GatewayDeps } from '../gateway/deps.js'
 import type { ProjectLookup } from '../projects/lookup.js'
-import { requireVectors } from '../vectors/capability.js'
+import { engineOf, requireVectors } from '../vectors/capability.js'
 import type { VectorEngine } from '../vectors/engine.js'
 import * as s from './similarity-schemas.js'
 import { type SearchContext, searchById, searchByVector } from './similarity-search.js'
@@ -16,7 +16,7 @@ export const similarityRoutes: FastifyPluginAsyncTypebox<{ db: Executor; engine:
   app,
   { db, engine, vectorsUnavailable, lookup, gateway },
 ) => {
-  const ctx = (request: FastifyRequest): SearchContext => ({ db, engine: engine as VectorEngine, caller: request.caller, lookup, embed: gatewayEmbedder(gateway, request) })
+  const ctx = (request: FastifyRequest): SearchContext => ({ db, engine: engineOf(engine, vectorsUnavailable), caller: request.caller, lookup, embed: gatewayEmbedder(gateway, request) })
   app.addHook('preValidation', requireVectors(vectorsUnavailable))
 
   app.get('/v1/similars/:user_handle/:project_handle/:text_id', {

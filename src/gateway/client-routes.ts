@@ -100,6 +100,9 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: GatewayDeps; db: Executor
     if (request.url === '/v1/messages' || request.url.startsWith('/v1/messages/') || request.url.startsWith('/v1/messages?')) reply.header('request-id', request.id)
   })
 
+  // The bodies are cast to the gateway's request shapes after validation: the schemas check
+  // what the gateway relies on (model, messages and their roles, tools' names) and let every
+  // other field through for the provider, so their static types are looser than ChatRequest's.
   app.post('/v1/chat/completions', {
     config,
     schema: { tags: ['gateway'], operationId: 'gateway.chatCompletions', summary: 'OpenAI-compatible chat completion through an instance or route (streaming with stream: true)', body: ChatBody },

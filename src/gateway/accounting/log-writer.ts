@@ -12,6 +12,50 @@ const MAX_PENDING = 50_000
 /** Rows per insert statement (well under PostgreSQL's 65,535 parameters). */
 const BATCH = 500
 
+type Entry = { request: RequestRow; responses: ResponseRow[] }
+
+/**
+ * The rows waiting to be written, oldest first. Dropping the oldest when full moves a head
+ * index (compacted now and then) where `Array.shift` moved up to 50,000 rows per call; a batch
+ * is taken out while it is written, so that a drop meanwhile cannot remove rows that were not.
+ */
+class PendingRows {
+  private rows: Entry[] = []
+  private head = 0
+
+  get size() {
+    return this.rows.length - this.head
+  }
+
+  push(entry: Entry) {
+    this.rows.push(entry)
+  }
+
+  dropOldest() {
+    this.head += 1
+    this.compact()
+  }
+
+  take(count: number): Entry[] {
+    const batch = this.rows.slice(this.head, this.head + count)
+    this.head += batch.length
+    this.compact()
+    return batch
+  }
+
+  /** Returns rows that could not be written to the front, for the next attempt (rare: the database refused). */
+  putBack(batch: Entry[]) {
+    this.rows.splice(this.head, 0, ...batch)
+  }
+
+  private compact() {
+    if (this.head > 1024 && this.head * 2 > this.rows.length) {
+      this.rows = this.rows.slice(this.head)
+      this.head = 0
+    }
+  }
+}
+
 /**
  * Writes the request log (`llm_requests`, `llm_responses`) in batches, off the request path:
  * a call adds its rows to memory and returns; a timer writes what has gathered. A database
@@ -19,7 +63,7 @@ const BATCH = 500
  * few multi-row inserts instead of one transaction each.
  */
 export class RequestLogWriter {
-  private pending: Array<{ request: RequestRow; responses: ResponseRow[] }> = []
+  private readonly pending = new PendingRows()
   private flushing: Promise<void> | null = null
   private dropped = 0
   private readonly timer: NodeJS.Timeout
@@ -61,8 +105,12 @@ export class RequestLogWriter {
 
   record(request: RequestRow, responses: ResponseRow[]) {
     this.pending.push({ request, responses })
-    if (this.pending.length > MAX_PENDING) {
-      this.pending.shift()
+    this.keepWithinLimit()
+  }
+
+  private keepWithinLimit() {
+    while (this.pending.size > MAX_PENDING) {
+      this.pending.dropOldest()
       this.dropped += 1
     }
   }
@@ -70,7 +118,7 @@ export class RequestLogWriter {
   /** Writes everything recorded so far (tests and shutdown wait on it). */
   flush(): Promise<void> {
     if (this.flushing) return this.flushing.then(() => this.flush())
-    if (this.pending.length === 0) return Promise.resolve()
+    if (this.pending.size === 0) return Promise.resolve()
     this.flushing = this.write().finally(() => {
       this.flushing = null
     })
@@ -78,8 +126,8 @@ export class RequestLogWriter {
   }
 
   private async write() {
-    while (this.pending.length > 0) {
-      const batch = this.pending.slice(0, BATCH)
+    while (this.pending.size > 0) {
+      const batch = this.pending.take(BATCH)
       try {
         await this.db.transaction().execute(async (trx) => {
           await trx.insertInto('llm_requests').values(batch.map((entry) => entry.request)).execute()
@@ -88,12 +136,12 @@ export class RequestLogWriter {
             await trx.insertInto('llm_responses').values(responses.slice(start, start + BATCH)).execute()
           }
         })
-        this.pending.splice(0, batch.length)
       } catch (error) {
         // Kept for the next tick; a batch the database refuses outright (a user deleted
         // meanwhile) would block the rest, so after a refusal the rows go one at a time.
         this.logger.warn({ err: error, rows: batch.length }, 'could not write the gateway request log; will retry')
-        if (batch.length > 1) await this.writeOneByOne(batch)
+        this.pending.putBack(batch.length > 1 ? await this.writeOneByOne(batch) : batch)
+        this.keepWithinLimit()
         return
       }
     }
@@ -103,8 +151,9 @@ export class RequestLogWriter {
     }
   }
 
-  private async writeOneByOne(batch: Array<{ request: RequestRow; responses: ResponseRow[] }>) {
-    for (const entry of batch) {
+  /** Writes a refused batch row by row, dropping rows the database refuses; returns those left when it went away. */
+  private async writeOneByOne(batch: Entry[]): Promise<Entry[]> {
+    for (const [index, entry] of batch.entries()) {
       try {
         await this.db.transaction().execute(async (trx) => {
           await trx.insertInto('llm_requests').values(entry.request).execute()
@@ -112,13 +161,12 @@ export class RequestLogWriter {
             await trx.insertInto('llm_responses').values(entry.responses.map((row) => ({ ...row, llm_request_id: entry.request.id }))).execute()
           }
         })
-        this.pending.splice(this.pending.indexOf(entry), 1)
       } catch (error) {
-        if (isConnectionError(error)) return
+        if (isConnectionError(error)) return batch.slice(index)
         this.logger.warn({ err: error }, 'a gateway request log row was refused by the database and dropped')
-        this.pending.splice(this.pending.indexOf(entry), 1)
       }
     }
+    return []
   }
 
   async close() {
