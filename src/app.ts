@@ -9,6 +9,7 @@ import type { Database } from './db/database.js'
 import { healthRoutes } from './health/routes.js'
 import { installAuth } from './identity/auth.js'
 import { installInputGuard } from './http/input-guard.js'
+import { forgetLookupsAfterWrites } from './http/read-only.js'
 import { frameworkErrorOptions, installErrorHandling } from './http/problem.js'
 import { RequestLog } from './http/request-log.js'
 import { Problem } from './http/schemas.js'
@@ -151,13 +152,7 @@ export async function buildApp(options: AppOptions, shell?: Promise<FastifyInsta
   // Before the server closes: running jobs finish (or are given back) while the gateway and
   // the database they use are still open.
   app.addHook('preClose', async () => jobs.close())
-  // Any request that may have written forgets the projects and model names the read paths remembered.
-  app.addHook('onResponse', async (request) => {
-    if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method) && !request.routeOptions.config.readOnly) {
-      lookup.clear()
-      gateway.resolver.clear()
-    }
-  })
+  forgetLookupsAfterWrites(app, [lookup, gateway.resolver])
   await app.register(projectRoutes, { db: database.db, engine, lookup })
   await app.register(embeddingRoutes, { db: database.db, engine, vectorsUnavailable, lookup, gateway })
   await app.register(similarityRoutes, { db: database.db, engine, vectorsUnavailable, lookup, gateway })

@@ -15,8 +15,6 @@ declare module 'fastify' {
      * (health checks, API documentation).
      */
     auth?: 'required' | 'optional' | 'none'
-    /** A POST that only reads (a search): it does not make the server forget cached lookups. */
-    readOnly?: boolean
   }
 }
 
