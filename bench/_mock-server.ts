@@ -1,5 +1,5 @@
 /**
- * The mock LLM provider (test/mock-provider) in a process of its own, so that a benchmark's
+ * The mock LLM provider (src/mock-provider) in a process of its own, so that a benchmark's
  * load generator and the gateways it measures do not share an event loop with it.
  *
  *   node --import tsx bench/_mock-server.ts '{"latencyMs":20,"responseBytes":1000}'

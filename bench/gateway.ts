@@ -13,7 +13,7 @@
  * --soak-minutes (quick 0 = no memory soak, full 10), --soak-rate (requests/s, default 200)
  * and --soak-gateways (default llmbase) for the memory soak.
  *
- * Four processes share the machine: the mock provider (test/mock-provider: 20 ms before each
+ * Four processes share the machine: the mock provider (src/mock-provider: 20 ms before each
  * answer, ~1 KB answers, streams of 64 chunks 20 ms apart), Portkey, `llmbase serve` on its
  * embedded database, and this one, the load generator (node:http over kept-alive connections;
  * fetch costs a client about a millisecond per request, which would blur the figures). Every
