@@ -98,4 +98,18 @@ export async function fileCrc(path: string): Promise<{ bytes: number; crc: numbe
   return { bytes: bytes.length, crc: crc32(bytes) }
 }
 
-export const removeSnapshot = (dir: string) => rm(dir, { recursive: true, force: true })
+/**
+ * Removes a project's snapshot. Another process on the same data folder (a second server, a
+ * worker) may be saving one into it at that moment: the store file, without which nothing
+ * of the snapshot loads, goes first, and a folder that is not empty when it is removed last
+ * (ENOTEMPTY) is left as it is. A snapshot saved meanwhile carries its own `seq`, and a load
+ * reads every change since then from the database, the clearing included.
+ */
+export async function removeSnapshot(dir: string): Promise<void> {
+  await rm(join(dir, 'store.bin'), { force: true })
+  try {
+    await rm(dir, { recursive: true, force: true })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw error
+  }
+}
