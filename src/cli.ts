@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import type { Logger } from 'pino'
 import { rmSync } from 'node:fs'
 import { type Config, ConfigError, type ConfigFlags, loadConfig } from './config.js'
-import { announceGeneratedSecrets, generateSecret, type ResolvedSecrets, resolveSecrets, writeSecretFile } from './data-folder.js'
+import { generateSecret, type ResolvedSecrets, writeSecretFile } from './data-folder.js'
+import { openSecrets } from './secrets/open.js'
 import type { Database } from './db/database.js'
 import { startEmbeddedEarly } from './db/embedded/index.js'
 import { createKeyring, type Keyring } from './secrets/keyring.js'
@@ -249,9 +250,7 @@ async function withDatabase(
 ) {
   const config = loadConfig({ flags: { logLevel: 'warn', ...flags } })
   const logger: Logger = createLogger({ level: config.logLevel, destination: process.stderr as never })
-  const secrets = resolveSecrets(config)
-  announceGeneratedSecrets(secrets.generated, { logger })
-  const keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
+  const { secrets, keyring } = openSecrets(config, logger)
   const database = options.migrate
     ? await (await import('./server.js')).openMigratedDatabase(config, logger)
     : await (await import('./db/database.js')).openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, logger })

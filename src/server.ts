@@ -4,8 +4,9 @@ import type { Config } from './config.js'
 import { type Database, openDatabase } from './db/database.js'
 import type { EmbeddedPostgres } from './db/embedded/index.js'
 import { migrateUp } from './db/migrate.js'
-import { announceGeneratedSecrets, resolveSecrets, type ResolvedSecrets } from './data-folder.js'
-import { createKeyring, type Keyring } from './secrets/keyring.js'
+import type { ResolvedSecrets } from './data-folder.js'
+import { openSecrets } from './secrets/open.js'
+import { type StepClock, stepClock } from './step-clock.js'
 import { pgvectorSessionSettings } from './vectors/pgvector/engine.js'
 import { chooseEngine } from './vectors/select.js'
 import { reportUnreadableSecrets } from './secrets/startup-check.js'
@@ -33,9 +34,14 @@ function loadLater<T>(load: () => Promise<T>): Promise<T> {
   return loading
 }
 
-/** Stops an embedded database started early, when start-up fails before it is opened. */
-async function abandon(embedded: Promise<EmbeddedPostgres> | undefined) {
-  await embedded?.then((running) => running.stop(), () => {})
+/** The secrets and keyring; when they cannot be had, an embedded database started early is stopped. */
+async function secretsOrAbandon(config: Config, logger: Logger, embedded: Promise<EmbeddedPostgres> | undefined) {
+  try {
+    return openSecrets(config, logger)
+  } catch (error) {
+    await embedded?.then((running) => running.stop(), () => {})
+    throw error
+  }
 }
 
 export interface StartOptions {
@@ -44,7 +50,7 @@ export interface StartOptions {
 }
 
 /** Opens the database configured in `config`, migrating it to the latest version. */
-export async function openMigratedDatabase(config: Config, logger: Logger, clock?: StartupClock, embedded?: Promise<EmbeddedPostgres>): Promise<Database> {
+export async function openMigratedDatabase(config: Config, logger: Logger, clock?: StepClock, embedded?: Promise<EmbeddedPostgres>): Promise<Database> {
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
@@ -70,16 +76,7 @@ export async function openMigratedDatabase(config: Config, logger: Logger, clock
  * jobs use, and no HTTP server.
  */
 export async function startWorkerProcess(config: Config, logger: Logger, options: StartOptions & { concurrency?: number } = {}) {
-  let secrets: ResolvedSecrets
-  let keyring: Keyring
-  try {
-    secrets = resolveSecrets(config)
-    announceGeneratedSecrets(secrets.generated, { logger })
-    keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
-  } catch (error) {
-    await abandon(options.embedded)
-    throw error
-  }
+  const { keyring } = await secretsOrAbandon(config, logger, options.embedded)
   const opening = openMigratedDatabase(config, logger, undefined, options.embedded)
   const modules = loadLater(() => Promise.all([import('./gateway/create-gateway.js'), import('./jobs/runtime.js'), import('./job-types.js')]))
   const database = await opening
@@ -116,18 +113,11 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
 
 /** Everything `llmbase serve` does before it waits for signals; tests call it too. */
 export async function startServer(config: Config, logger: Logger, options: StartOptions & { keyUsageFlushMs?: number; runWorkers?: boolean } = {}): Promise<RunningServer> {
-  const clock = startupClock()
+  // Logged once at debug level as `startup_ms` (see step-clock.ts); in a process that starts
+  // several servers (the tests) `process` means nothing after the first.
+  const clock = stepClock({ fromProcessStart: true })
   const { embedded, ...appOptions } = options
-  let secrets: ResolvedSecrets
-  let keyring: Keyring
-  try {
-    secrets = resolveSecrets(config)
-    announceGeneratedSecrets(secrets.generated, { logger })
-    keyring = createKeyring(secrets.encryptionKey, [...config.previousEncryptionKeys, ...secrets.pendingEncryptionKeys])
-  } catch (error) {
-    await abandon(embedded)
-    throw error
-  }
+  const { secrets, keyring } = await secretsOrAbandon(config, logger, embedded)
   clock.mark('secrets')
   const opening = openMigratedDatabase(config, logger, clock, embedded)
   const appModule = loadLater(() => import('./app.js'))
@@ -167,7 +157,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
-  logger.debug({ startup_ms: clock.done(database.startupMs) }, 'start-up timings')
+  logger.debug({ startup_ms: { ...clock.steps, total: Math.round(performance.now()), database_detail: database.startupMs } }, 'start-up timings')
   logger.info({ url: `http://${host}:${port}`, database: database.kind, vectors: vectorEngine }, 'llmbase is listening')
 
   let closing: Promise<void> | undefined
@@ -187,31 +177,4 @@ export async function startServer(config: Config, logger: Logger, options: Start
     return closing
   }
   return { app, database, secrets, url: `http://${host}:${port}`, close }
-}
-
-/**
- * Milliseconds per start-up phase, logged once at debug level as `startup_ms`, so that an
- * operator (and `npm run bench -- startup`) can see where a slow start went. `process` runs
- * from the start of the process (Node's own start, loading the modules, reading the
- * configuration) to the call of startServer; in a process that starts several servers (the
- * tests) it means nothing after the first.
- */
-export interface StartupClock {
-  mark(phase: string): void
-  done(details?: Record<string, number>): Record<string, number | Record<string, number>>
-}
-
-function startupClock(): StartupClock {
-  let last = performance.now()
-  const phases: Record<string, number> = { process: Math.round(last) }
-  return {
-    mark(phase) {
-      const now = performance.now()
-      phases[phase] = Math.round(now - last)
-      last = now
-    },
-    done(details) {
-      return { ...phases, total: Math.round(last), ...(details ? { database_detail: details } : {}) }
-    },
-  }
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { Kysely, PostgresDialect, type Transaction } from 'kysely'
 import pg from 'pg'
 import type { Logger } from 'pino'
+import { stepClock } from '../step-clock.js'
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded/index.js'
 import { withPreparedStatements } from './prepared.js'
 import type { Tables } from './tables.js'
@@ -67,12 +68,9 @@ const typeParsers = {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   const { logger } = options
   const events = new EventEmitter()
-  const startupMs: Record<string, number> = {}
-  let last = performance.now()
-  const mark = (step: string) => {
-    startupMs[step] = Math.round(performance.now() - last)
-    last = performance.now()
-  }
+  const clock = stepClock()
+  const startupMs = clock.steps
+  const mark = clock.mark
   const settings = Object.entries(options.sessionSettings ?? {})
   // Runs on every new connection before anything can use it (pg-pool's onConnect hook).
   const onConnect = async (client: pg.ClientBase) => {

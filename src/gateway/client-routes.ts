@@ -77,6 +77,15 @@ export const gatewayErrorEnvelopes: ErrorEnvelope[] = [
   { paths: ['/v1/chat/*', '/v1/embeddings', '/v1/models', '/v1/models/*', '/v1/completions'], contentType: 'application/json; charset=utf-8', render: openAiErrorBody },
 ]
 
+/** An Anthropic Messages body in the gateway's chat shape; what cannot be translated is a 400. */
+function readMessages(body: unknown): ChatRequest {
+  try {
+    return messagesToChat(body)
+  } catch (error) {
+    throw new AppError('bad_request', error instanceof Error ? error.message : 'the request could not be read')
+  }
+}
+
 /**
  * The provider-compatible endpoints. They answer errors in the envelope their clients' SDKs
  * parse (OpenAI's `{"error": {...}}`, Anthropic's `{"type": "error", ...}`), not as problem
@@ -112,13 +121,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: GatewayDeps; db: Executor
     config,
     schema: { tags: ['gateway'], operationId: 'gateway.messages', summary: "Anthropic-compatible Messages API through an instance or route", body: MessagesBody },
   }, async (request, reply) => {
-    let chat: ChatRequest
-    try {
-      chat = messagesToChat(request.body)
-    } catch (error) {
-      throw new AppError('bad_request', error instanceof Error ? error.message : 'the request could not be read')
-    }
-    return handleChat(deps, request, reply, chat, anthropicIngress)
+    return handleChat(deps, request, reply, readMessages(request.body), anthropicIngress)
   })
 
   // Anthropic's token counting. An estimate (src/gateway/token-estimate.ts): llmbase holds no
@@ -127,12 +130,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: GatewayDeps; db: Executor
     config,
     schema: { tags: ['gateway'], operationId: 'gateway.countTokens', summary: "Anthropic-compatible token count of a Messages request (an estimate: about four characters a token)", body: CountTokensBody },
   }, async (request, reply) => {
-    let chat: ChatRequest
-    try {
-      chat = messagesToChat(request.body)
-    } catch (error) {
-      throw new AppError('bad_request', error instanceof Error ? error.message : 'the request could not be read')
-    }
+    const chat = readMessages(request.body)
     await resolveModel(deps, request, chat.model, 'chat')
     reply.header('x-llmbase-token-count', 'estimate')
     return { input_tokens: estimateInputTokens(chat) }

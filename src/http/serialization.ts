@@ -1,4 +1,5 @@
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
+import { compileAll, onFirstUse } from './first-use.js'
 
 /**
  * Fastify's own response serializers (fast-json-stringify), compiled on first use instead of
@@ -17,22 +18,10 @@ const pending = new Set<() => Serialize>()
 export const lazySerializerFactory = ((externalSchemas: unknown, options: unknown) => {
   const compile = (SerializerSelector() as (schemas: unknown, options: unknown) => Compile)(externalSchemas, options)
   return (route: Parameters<Compile>[0]) => {
-    let compiled: Serialize | undefined
-    const ensure = () => {
-      if (!compiled) {
-        compiled = compile(route) as Serialize
-        pending.delete(ensure)
-      }
-      return compiled
-    }
-    pending.add(ensure)
+    const ensure = onFirstUse(pending, () => compile(route) as Serialize)
     return (data: unknown) => ensure()(data)
   }
 }) as unknown as Factory
 
 /** Compiles every response serializer not compiled yet; throws what fast-json-stringify throws. */
-export function compilePendingSerializers(): number {
-  const left = [...pending]
-  for (const ensure of left) ensure()
-  return left.length
-}
+export const compilePendingSerializers = () => compileAll(pending)

@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifyInstance } from 'fastify'
 import type { ValidationIssue } from './errors.js'
+import { compileAll, onFirstUse } from './first-use.js'
 
 /**
  * Two validators: request bodies are checked strictly (a string "5" is not the integer 5, an
@@ -36,15 +37,7 @@ export function compileRequestSchema(schema: object, httpPart: string | undefine
     }
     return (httpPart === 'body' ? requestAjvs.body : requestAjvs.params).compile(withFiniteBounds(schema))
   }
-  let compiled: ValidateFunction | undefined
-  const ensure = () => {
-    if (!compiled) {
-      compiled = compile()
-      pending.delete(ensure)
-    }
-    return compiled
-  }
-  pending.add(ensure)
+  const ensure = onFirstUse(pending, compile)
   // Fastify reads `errors` from the function it was given, after calling it.
   const validate = ((data: unknown) => {
     const run = ensure()
@@ -59,11 +52,7 @@ export function compileRequestSchema(schema: object, httpPart: string | undefine
 const pending = new Set<() => ValidateFunction>()
 
 /** Compiles every request validator not compiled yet; throws what Ajv throws for a bad schema. */
-export function compilePendingValidators(): number {
-  const left = [...pending]
-  for (const ensure of left) ensure()
-  return left.length
-}
+export const compilePendingValidators = () => compileAll(pending)
 
 export function installValidation(app: FastifyInstance) {
   app.setValidatorCompiler(({ schema, httpPart }) => compileRequestSchema(schema, httpPart))

@@ -13,6 +13,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { vector } from '@electric-sql/pglite-pgvector'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import { embeddedDatabaseDir, lockDataDir } from '../../data-folder.js'
+import { stepClock } from '../../step-clock.js'
 import type { ChildMessage, ParentMessage } from './protocol.js'
 import { seedFromTemplate } from './template.js'
 
@@ -52,12 +53,8 @@ process.on('message', (message: ParentMessage) => {
 try {
   // Milliseconds per step, for the server's start-up timings; `process` counts from this
   // process's start (Node, then loading PGlite's JavaScript) to here.
-  const startupMs: Record<string, number> = { process: Math.round(performance.now()) }
-  let last = performance.now()
-  const mark = (step: string) => {
-    startupMs[step] = Math.round(performance.now() - last)
-    last = performance.now()
-  }
+  const clock = stepClock({ fromProcessStart: true })
+  const mark = clock.mark
   releaseLock = await lockDataDir(dataDir, { ownerPid: process.ppid })
   mark('lock')
   if (seedFromTemplate(embeddedDatabaseDir(dataDir))) mark('template')
@@ -67,7 +64,7 @@ try {
   await server.start()
   const version = await db.query<{ version: string }>('select version() as version')
   mark('socket')
-  send({ type: 'ready', version: version.rows[0]?.version ?? 'unknown', startupMs })
+  send({ type: 'ready', version: version.rows[0]?.version ?? 'unknown', startupMs: clock.steps })
 } catch (error) {
   send({ type: 'failed', name: (error as Error).name, message: (error as Error).message })
   await close(1)
