@@ -24,11 +24,11 @@ import type {
   ContentPart,
   FinishReason,
   SseEvent,
-  ToolCall,
   ToolChoice,
   ToolDefinition,
   Usage,
 } from '../types.js'
+import { toolCallsOf } from './response.js'
 
 function imagePart(source: JsonObject): ContentPart | null {
   if (source.type === 'base64') {
@@ -89,13 +89,7 @@ function assistantMessage(content: unknown): ChatMessage {
   if (typeof content === 'string') return { role: 'assistant', content }
   const blocks = asArray(content).map(asObject)
   const text = blocks.flatMap((block) => (block.type === 'text' ? [asString(block.text) ?? ''] : [])).join('')
-  const toolCalls: ToolCall[] = blocks
-    .filter((block) => block.type === 'tool_use')
-    .map((block) => ({
-      id: asString(block.id) ?? generatedId('toolu'),
-      type: 'function',
-      function: { name: asString(block.name) ?? '', arguments: JSON.stringify(block.input ?? {}) },
-    }))
+  const toolCalls = toolCallsOf(blocks)
   const message: ChatMessage = { role: 'assistant', content: text.length > 0 || toolCalls.length === 0 ? text : null }
   if (toolCalls.length > 0) message.tool_calls = toolCalls
   return message
